@@ -1,0 +1,7 @@
+"""Administration: users, cities and targets, programme settings, audit log."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__)
+
+from . import views  # noqa: E402,F401

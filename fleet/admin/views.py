@@ -1,0 +1,194 @@
+"""Admin views: thin wrappers around fleet.accounts, fleet.cities and fleet.programme."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from .. import accounts, cities
+from ..audit import recent_events
+from ..errors import DomainError
+from ..extensions import db
+from ..models import City, User
+from ..programme import get_programme, update_programme
+from ..web import current_actor, lang, password_policy, roles_required
+from . import bp
+from .forms import CityForm, EditUserForm, ProgrammeForm, ResetPasswordForm, UserForm
+
+
+def _city_choices():
+    return [("", "—")] + [(c.code, f"{c.code} {c.name(lang())}")
+                          for c in cities.active_cities(db.session)]
+
+
+def _show_error(form, error: DomainError):
+    db.session.rollback()
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = list(field.errors) + [error.message]
+    else:
+        flash(error.message, "danger")
+
+
+@bp.route("/users")
+@roles_required("admin")
+def users():
+    """All accounts."""
+    return render_template("admin/users.html", users=accounts.list_users(db.session))
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@roles_required("admin")
+def create_user():
+    """Create an account with an initial password the user must change."""
+    form = UserForm()
+    form.city.choices = _city_choices()
+    if request.method == "GET":
+        form.password.data = password_policy().generate()
+    if form.validate_on_submit():
+        city = cities.city_by_code(db.session, form.city.data) if form.city.data else None
+        try:
+            user = accounts.create_user(
+                db.session, current_actor(), password_policy(), username=form.username.data,
+                password=form.password.data, role=form.role.data, city=city,
+                display_name=form.display_name.data)
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Account %(name)s created. Give the initial password to its owner; "
+                    "it must be changed at first sign-in.", name=user.username), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_new.html", form=form, policy=password_policy())
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_user(user_id: int):
+    """Change role, city, name, active flag; reset the password."""
+    user = db.session.get(User, user_id) or abort(404)
+    form = EditUserForm(obj=user if request.method == "GET" else None)
+    form.city.choices = _city_choices()
+    if request.method == "GET":
+        form.city.data = user.city.code if user.city else ""
+    reset_form = ResetPasswordForm(prefix="reset")
+    if form.validate_on_submit():
+        city = cities.city_by_code(db.session, form.city.data) if form.city.data else None
+        try:
+            accounts.update_user(db.session, current_actor(), user, role=form.role.data,
+                                 city=city, display_name=form.display_name.data,
+                                 active=form.active.data)
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Account %(name)s saved.", name=user.username), "success")
+            return redirect(url_for("admin.users"))
+    return render_template("admin/user_edit.html", user=user, form=form,
+                           reset_form=reset_form, policy=password_policy())
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@roles_required("admin")
+def reset_password(user_id: int):
+    """Set a new one-time password for a user."""
+    user = db.session.get(User, user_id) or abort(404)
+    reset_form = ResetPasswordForm(prefix="reset")
+    if reset_form.validate_on_submit():
+        try:
+            accounts.reset_password(db.session, current_actor(), password_policy(), user,
+                                    reset_form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+        else:
+            db.session.commit()
+            flash(_("The password of %(name)s was reset; it must be changed at next sign-in.",
+                    name=user.username), "success")
+    else:
+        flash(_("Enter the new password."), "danger")
+    return redirect(url_for("admin.edit_user", user_id=user.id))
+
+
+@bp.route("/cities")
+@roles_required("admin")
+def city_list():
+    """Cities with their targets."""
+    return render_template("admin/cities.html", cities=cities.all_cities(db.session))
+
+
+def _city_values(form: CityForm) -> dict:
+    return dict(name_zh=form.name_zh.data.strip(), name_en=form.name_en.data.strip(),
+                province_zh=form.province_zh.data.strip(), batch=form.batch.data,
+                nev_target=form.nev_target.data, active=form.active.data)
+
+
+@bp.route("/cities/new", methods=["GET", "POST"])
+@roles_required("admin")
+def create_city():
+    """Add a city to the pilot."""
+    form = CityForm()
+    if form.validate_on_submit():
+        try:
+            city = cities.create_city(db.session, current_actor(), code=form.code.data,
+                                      **_city_values(form))
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("City %(name)s added.", name=city.name(lang())), "success")
+            return redirect(url_for("admin.city_list"))
+    return render_template("admin/city_edit.html", form=form, city=None)
+
+
+@bp.route("/cities/<code>", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_city(code: str):
+    """Edit a city's names, batch, target and active flag."""
+    city = cities.city_by_code(db.session, code) or abort(404)
+    form = CityForm(obj=city if request.method == "GET" else None)
+    form.code.data = city.code  # the code is the city's identity; never edited
+    if form.validate_on_submit():
+        try:
+            cities.update_city(db.session, current_actor(), city, **_city_values(form))
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("City %(name)s saved.", name=city.name(lang())), "success")
+            return redirect(url_for("admin.city_list"))
+    return render_template("admin/city_edit.html", form=form, city=city)
+
+
+@bp.route("/programme", methods=["GET", "POST"])
+@roles_required("admin")
+def programme():
+    """National target, reporting window and due day."""
+    current = get_programme(db.session)
+    form = ProgrammeForm(obj=current if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            update_programme(db.session, current_actor(),
+                             national_target=form.national_target.data,
+                             first_period=form.first_period.data,
+                             last_period=form.last_period.data, due_day=form.due_day.data)
+        except DomainError as error:
+            _show_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Programme settings saved."), "success")
+            return redirect(url_for("admin.programme"))
+    return render_template("admin/programme.html", form=form)
+
+
+@bp.route("/audit")
+@roles_required("admin")
+def audit_log():
+    """The audit log, newest first, filtered by action or user."""
+    page = max(1, request.args.get("page", 1, type=int))
+    per_page = 100
+    action = request.args.get("action") or None
+    username = request.args.get("user") or None
+    events = recent_events(db.session, action=action, username=username,
+                           limit=per_page + 1, offset=(page - 1) * per_page)
+    return render_template("admin/audit.html", events=events[:per_page], page=page,
+                           has_more=len(events) > per_page, action=action or "",
+                           username=username or "")

@@ -1,0 +1,84 @@
+"""`flask fleet ...` commands: set-up and accounts. Later features add their commands here."""
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from . import accounts, cities
+from .audit import Actor
+from .errors import DomainError
+from .extensions import db
+from .models import User
+from .programme import get_programme
+
+fleet_cli = AppGroup("fleet", help="Fleet administration commands.")
+
+
+def _policy() -> accounts.PasswordPolicy:
+    return accounts.PasswordPolicy(current_app.config["PASSWORD_MIN_LENGTH"],
+                                   current_app.config["PASSWORD_MIN_CLASSES"])
+
+
+@fleet_cli.command("init")
+@click.option("--admin", "admin_name", default="admin", show_default=True,
+              help="User name of the first administrator, created only if no admin exists.")
+def init_command(admin_name: str):
+    """Create or upgrade the database, load the 25 pilot cities, create the first admin.
+
+    Safe to run twice: nothing that exists is changed. The first admin gets a one-time
+    password, printed once, which must be changed at first sign-in.
+    """
+    from flask_migrate import upgrade
+
+    upgrade()
+    actor = Actor.system("fleet init")
+    get_programme(db.session)
+    added = cities.load_pilot_cities(db.session, actor)
+    click.echo(f"Cities: {added} added, "
+               f"{len(cities.all_cities(db.session)) - added} already present.")
+    has_admin = db.session.scalar(select(User.id).where(User.role == "admin").limit(1))
+    if has_admin is None:
+        policy = _policy()
+        password = policy.generate()
+        accounts.create_user(db.session, actor, policy, username=admin_name, password=password,
+                             role="admin", display_name="Administrator",
+                             must_change_password=True)
+        click.echo("")
+        click.echo(f"First administrator: user name '{admin_name}', one-time password: {password}")
+        click.echo("Sign in with it; you will be asked to choose your own password.")
+    db.session.commit()
+
+
+@fleet_cli.command("create-user")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["city", "ministry", "admin", "viewer"]),
+              required=True, help="What the user may do.")
+@click.option("--city", "city_code", help="The city's 6-digit code (for --role city).")
+@click.option("--name", "display_name", default="", help="The user's full name.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input (for scripts).")
+def create_user_command(username, role, city_code, display_name, password_stdin):
+    """Create an account. The password is prompted for, or read with --password-stdin;
+    it is never taken as an argument (it would stay in the shell history)."""
+    city = None
+    if city_code:
+        city = cities.city_by_code(db.session, city_code)
+        if city is None:
+            raise click.ClickException(f"No city with code {city_code}.")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.create_user(db.session, Actor.system("fleet create-user"), _policy(),
+                                    username=username, password=password, role=role, city=city,
+                                    display_name=display_name, must_change_password=False)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error.message))
+    db.session.commit()
+    click.echo(f"Created {role} user {user.username}"
+               + (f" for {city.code} {city.name_zh}" if city else "") + ".")

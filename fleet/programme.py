@@ -1,0 +1,91 @@
+"""The national programme settings and the reporting calendar."""
+
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .audit import Actor, changed_fields, record_event
+from .errors import DomainError
+from .models import Programme
+from .periods import add_months, first_day, months_between, parse_period
+
+DEFAULTS = dict(
+    name_zh="公共领域车辆全面电动化先行区试点",
+    name_en="Public-sector vehicle full-electrification pilot",
+    national_target=700_000,
+    first_period="2025-01",
+    last_period="2026-12",
+    due_day=10,
+)
+
+
+def get_programme(session: Session) -> Programme:
+    """The programme row, created with the defaults of the 2025–2026 plan if missing."""
+    programme = session.scalar(select(Programme).order_by(Programme.id).limit(1))
+    if programme is None:
+        programme = Programme(**DEFAULTS)
+        session.add(programme)
+        session.flush()
+    return programme
+
+
+def reporting_periods(programme: Programme) -> list[str]:
+    return months_between(programme.first_period, programme.last_period)
+
+
+def due_date(programme: Programme, period: str) -> date:
+    """A return for month M is due on the programme's due day of month M+1."""
+    following = first_day(add_months(period, 1))
+    return following.replace(day=programme.due_day)
+
+
+# Due dates are Beijing time; timestamps are stored in UTC.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local_today(now_utc: datetime | None = None) -> date:
+    now_utc = now_utc or datetime.now(timezone.utc).replace(tzinfo=None)
+    return now_utc.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).date()
+
+
+def is_late(programme: Programme, period: str, at_utc: datetime) -> bool:
+    """True when `at_utc` falls after the end of the due day, Beijing time."""
+    local = at_utc.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return local > datetime.combine(due_date(programme, period), time.max)
+
+
+def update_programme(session: Session, actor: Actor, *, national_target: int,
+                     first_period: str, last_period: str, due_day: int) -> Programme:
+    """Change the target, window or due day; refused with a message if inconsistent."""
+    if national_target is None or national_target <= 0:
+        raise DomainError(_l("The national target must be a whole number above zero."),
+                          "national_target")
+    try:
+        first_period = parse_period(first_period)
+        last_period = parse_period(last_period)
+    except ValueError:
+        raise DomainError(_l("Months are written YYYY-MM, e.g. 2025-09."), "first_period")
+    if first_period > last_period:
+        raise DomainError(_l("The first month must not come after the last month."),
+                          "last_period")
+    if due_day is None or not 1 <= due_day <= 28:
+        raise DomainError(_l("The due day must be between 1 and 28."), "due_day")
+    programme = get_programme(session)
+    before = _snapshot(programme)
+    programme.national_target = national_target
+    programme.first_period = first_period
+    programme.last_period = last_period
+    programme.due_day = due_day
+    old, new = changed_fields(before, _snapshot(programme))
+    if new:
+        record_event(session, actor, "programme.update", "programme", programme.id, old, new)
+    return programme
+
+
+def _snapshot(programme: Programme) -> dict:
+    return dict(national_target=programme.national_target,
+                first_period=programme.first_period,
+                last_period=programme.last_period, due_day=programme.due_day)

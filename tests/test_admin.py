@@ -1,0 +1,146 @@
+"""Admin user, city and programme management, all audited."""
+
+from sqlalchemy import select
+
+from fleet.cities import city_by_code
+from fleet.extensions import db
+from fleet.models import AuditEvent, User
+from fleet.programme import get_programme
+
+from .factories import PASSWORD
+
+
+def last_event(action):
+    return db.session.scalar(select(AuditEvent).where(AuditEvent.action == action)
+                             .order_by(AuditEvent.id.desc()))
+
+
+def user(username):
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def test_admin_creates_a_city_user_who_must_change_the_password(client, auth, users):
+    auth.login("admin1")
+    response = client.post("/admin/users/new", data={
+        "username": "wuxi_clerk", "display_name": "王小明", "role": "city", "city": "320200",
+        "password": "Initial-Pass1"})
+    assert response.status_code == 302
+    created = user("wuxi_clerk")
+    assert created.city.code == "320200" and created.must_change_password
+    assert created.password_hash != "Initial-Pass1"
+    event = last_event("user.create")
+    assert event.username == "admin1" and event.after["city"] == "320200"
+    assert event.ip == "127.0.0.1"
+    assert "wuxi_clerk" in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_bad_user_input_changes_nothing(client, auth, users):
+    auth.login("admin1")
+    before = db.session.scalar(select(db.func.count(User.id)))
+    cases = [
+        ({"username": "shenzhen", "role": "viewer", "city": "", "password": "Initial-Pass1"},
+         "该用户名已被使用"),
+        ({"username": "weakling", "role": "viewer", "city": "", "password": "abc"},
+         "密码至少需要"),
+        ({"username": "nocity", "role": "city", "city": "", "password": "Initial-Pass1"},
+         "城市用户必须隶属于一个城市"),
+        ({"username": "minwithcity", "role": "ministry", "city": "440300",
+          "password": "Initial-Pass1"}, "只有城市用户隶属于城市"),
+        ({"username": "alllower", "role": "viewer", "city": "", "password": "alllowercase"},
+         "密码须至少包含"),
+    ]
+    for data, message in cases:
+        response = client.post("/admin/users/new", data=data)
+        assert response.status_code == 200
+        assert message in response.get_data(as_text=True), message
+    assert db.session.scalar(select(db.func.count(User.id))) == before
+
+
+def test_admin_deactivates_a_user_and_resets_a_password(client, auth, users):
+    auth.login("admin1")
+    target = users["other_city"]
+    response = client.post(f"/admin/users/{target.id}", data={
+        "display_name": "", "role": "city", "city": "110000", "active": ""})
+    assert response.status_code == 302
+    assert user("beijing").active is False
+    assert last_event("user.update").after == {"active": False}
+    response = client.post(f"/admin/users/{target.id}/password",
+                           data={"reset-password": "Reset-Pass-42"})
+    assert response.status_code == 302
+    assert user("beijing").must_change_password
+    assert last_event("user.reset_password").target_id == str(target.id)
+    auth.logout()
+    assert "账号已停用" in auth.login("beijing", "Reset-Pass-42").get_data(as_text=True)
+
+
+def test_admin_cannot_disable_itself(client, auth, users):
+    auth.login("admin1")
+    response = client.post(f"/admin/users/{users['admin'].id}", data={
+        "role": "admin", "city": "", "active": ""})
+    assert "不能停用自己的账号" in response.get_data(as_text=True)
+    assert user("admin1").active
+
+
+def test_admin_sets_a_city_target(client, auth, users):
+    auth.login("admin1")
+    response = client.post("/admin/cities/440300", data={
+        "code": "999999", "name_zh": "深圳市", "name_en": "Shenzhen", "province_zh": "广东省",
+        "batch": "1", "nev_target": "48000", "active": "y"})
+    assert response.status_code == 302
+    city = city_by_code(db.session, "440300")
+    assert city.nev_target == 48000
+    assert city_by_code(db.session, "999999") is None  # the code is never edited
+    event = last_event("city.update")
+    assert event.before == {"nev_target": None} and event.after == {"nev_target": 48000}
+    page = client.get("/admin/cities").get_data(as_text=True)
+    assert "48,000" in page
+
+
+def test_admin_adds_and_deactivates_a_city(client, auth, users):
+    auth.login("admin1")
+    data = {"code": "330100", "name_zh": "杭州市", "name_en": "Hangzhou",
+            "province_zh": "浙江省", "batch": "3", "nev_target": "", "active": "y"}
+    assert client.post("/admin/cities/new", data=data).status_code == 302
+    assert "已存在" in client.post("/admin/cities/new", data=data).get_data(as_text=True)
+    assert "6 位" in client.post("/admin/cities/new", data={**data, "code": "33010"}) \
+        .get_data(as_text=True)
+    client.post("/admin/cities/330100", data={**data, "active": ""})
+    assert city_by_code(db.session, "330100").active is False
+    assert last_event("city.create").after["name_zh"] == "杭州市"
+
+
+def test_admin_edits_the_programme(client, auth, users):
+    auth.login("admin1")
+    response = client.post("/admin/programme", data={
+        "national_target": "750000", "first_period": "2025-01", "last_period": "2026-12",
+        "due_day": "15"})
+    assert response.status_code == 302
+    programme = get_programme(db.session)
+    assert (programme.national_target, programme.due_day) == (750000, 15)
+    event = last_event("programme.update")
+    assert event.before == {"national_target": 700000, "due_day": 10}
+    bad = client.post("/admin/programme", data={
+        "national_target": "750000", "first_period": "2026-12", "last_period": "2025-01",
+        "due_day": "10"})
+    assert "首个月份不得晚于最后月份" in bad.get_data(as_text=True)
+    bad = client.post("/admin/programme", data={
+        "national_target": "750000", "first_period": "2025-13", "last_period": "2026-12",
+        "due_day": "10"})
+    assert "YYYY-MM" in bad.get_data(as_text=True)
+    db.session.expire_all()
+    assert get_programme(db.session).first_period == "2025-01"
+
+
+def test_audit_log_lists_events_for_admins(client, auth, users):
+    auth.login("admin1")
+    client.post("/admin/cities/440300", data={
+        "name_zh": "深圳市", "name_en": "Shenzhen", "province_zh": "广东省", "batch": "1",
+        "nev_target": "1000", "active": "y"})
+    page = client.get("/admin/audit?action=city.update").get_data(as_text=True)
+    assert "city.update" in page and "440300" in page and "admin1" in page
+    assert "auth.login" not in page
+
+
+def test_password_hashes_are_not_plain(app, users):
+    assert users["city"].password_hash != PASSWORD
+    assert users["city"].password_hash.startswith(("scrypt:", "pbkdf2:"))

@@ -1,0 +1,61 @@
+"""The factory and its configuration layers."""
+
+from pathlib import Path
+
+from fleet import create_app
+from fleet.config import normalise_database_url
+
+
+def test_defaults_use_sqlite_in_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEET_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("FLEET_DATABASE_URL", raising=False)
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'inst' / 'fleet.sqlite'}"
+    assert app.config["BABEL_DEFAULT_LOCALE"] == "zh"
+    assert app.config["BOOTSTRAP_SERVE_LOCAL"] is True
+
+
+def test_secret_key_generated_once_into_instance(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEET_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.delenv("FLEET_SECRET_KEY", raising=False)
+    first = create_app().config["SECRET_KEY"]
+    second = create_app().config["SECRET_KEY"]
+    assert len(first) == 64 and first == second
+    key_file = tmp_path / "inst" / "secret_key"
+    assert key_file.read_text() == first
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+
+def test_layers_instance_then_environment_then_test_mapping(tmp_path, monkeypatch):
+    instance = tmp_path / "inst"
+    instance.mkdir()
+    (instance / "config.py").write_text(
+        "LOGIN_MAX_FAILURES = 7\nPASSWORD_MIN_LENGTH = 12\nLOGIN_LOCKOUT_MINUTES = 20\n")
+    monkeypatch.setenv("FLEET_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("FLEET_PASSWORD_MIN_LENGTH", "14")
+    monkeypatch.setenv("FLEET_LOGIN_LOCKOUT_MINUTES", "30")
+    app = create_app({"LOGIN_LOCKOUT_MINUTES": 45})
+    assert app.config["LOGIN_MAX_FAILURES"] == 7  # instance file over defaults
+    assert app.config["PASSWORD_MIN_LENGTH"] == 14  # environment over instance file
+    assert app.config["LOGIN_LOCKOUT_MINUTES"] == 45  # test mapping over environment
+
+
+def test_database_url_from_environment_uses_psycopg(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLEET_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@127.0.0.1:5432/fleet")
+    app = create_app()
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@127.0.0.1:5432/fleet"
+    assert normalise_database_url("postgres://x/y") == "postgresql+psycopg://x/y"
+    assert normalise_database_url("sqlite:///a.db") == "sqlite:///a.db"
+
+
+def test_wsgi_module_exposes_app():
+    source = (Path(__file__).parent.parent / "wsgi.py").read_text()
+    assert "app = create_app()" in source
+
+
+def test_no_secret_in_repository():
+    root = Path(__file__).parent.parent
+    assert not (root / "instance" / "secret_key").exists() or \
+        "instance/*" in (root / ".gitignore").read_text()

@@ -106,10 +106,14 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
+    from .returns_web import bp as returns_bp
+    from .review import bp as review_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(returns_bp)
+    app.register_blueprint(review_bp, url_prefix="/review")
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -157,12 +161,15 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from . import web
+    from .reference import CATEGORIES, POWERTRAINS
 
     app.jinja_env.filters["num"] = web.format_number
     app.jinja_env.filters["pct"] = web.format_percent
     app.jinja_env.filters["period"] = web.format_period_for_user
     app.jinja_env.filters["dt"] = web.format_datetime_for_user
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
+    app.jinja_env.globals["categories"] = CATEGORIES
+    app.jinja_env.globals["powertrains"] = POWERTRAINS
     app.context_processor(web.template_context)
 
 

@@ -16,16 +16,20 @@ class Actor:
     user_id: int | None
     username: str
     ip: str | None = None
+    # What the actor may do: the role, and for a city user the one city it acts for.
+    role: str | None = None
+    city_id: int | None = None
 
     @classmethod
     def of(cls, user: User | None, ip: str | None = None) -> "Actor":
         if user is None:
             return cls(None, "", ip)
-        return cls(user.id, user.username, ip)
+        return cls(user.id, user.username, ip, user.role, user.city_id)
 
     @classmethod
     def system(cls, name: str = "cli") -> "Actor":
-        return cls(None, name, None)
+        """The command line: acts with full rights, recorded under its own name."""
+        return cls(None, name, None, "system")
 
 
 def _plain(value):
@@ -72,7 +76,8 @@ def changed_fields(before: dict, after: dict) -> tuple[dict, dict]:
 
 
 def recent_events(session: Session, *, action: str | None = None, username: str | None = None,
-                  target_type: str | None = None, limit: int = 100, offset: int = 0):
+                  target_type: str | None = None, target_id: str | None = None,
+                  limit: int = 100, offset: int = 0):
     """Audit events, newest first, optionally filtered."""
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:
@@ -81,4 +86,6 @@ def recent_events(session: Session, *, action: str | None = None, username: str 
         query = query.where(AuditEvent.username == username)
     if target_type:
         query = query.where(AuditEvent.target_type == target_type)
+    if target_id:
+        query = query.where(AuditEvent.target_id == target_id)
     return session.scalars(query.limit(limit).offset(offset)).all()

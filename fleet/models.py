@@ -217,7 +217,13 @@ class ReturnRevision(db.Model):
     data: Mapped[dict] = mapped_column(JSON)
 
     created_by: Mapped[User | None] = relationship()
+    monthly_return: Mapped[MonthlyReturn] = relationship()
 
     __table_args__ = (
         UniqueConstraint("return_id", "number", name="uq_revision_number"),
     )
+
+    @property
+    def nev_total(self) -> int:
+        return sum(line.get(k, 0) for line in self.data["lines"].values()
+                   for k in ("bev", "phev", "fcev"))

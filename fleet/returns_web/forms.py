@@ -1,0 +1,25 @@
+"""The return form: one text input per number. The rules of fleet.rules validate the values
+(not WTForms validators), so the form, the upload and the API apply exactly the same rules."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, StringField, TextAreaField
+
+from ..rules import MAX_NOTES_LENGTH, NUMBER_FIELDS
+
+
+class ReturnForm(FlaskForm):
+    version = HiddenField()
+    notes = TextAreaField(_l("Notes"), render_kw={"maxlength": MAX_NOTES_LENGTH, "rows": 3})
+
+
+for _name in NUMBER_FIELDS:
+    setattr(ReturnForm, _name, StringField(_name, default="0", render_kw={
+        "inputmode": "numeric", "autocomplete": "off"}))
+
+
+def raw_values(form: ReturnForm) -> dict[str, str]:
+    """The form's input keyed by the rules' field names."""
+    raw = {name: form[name].data for name in NUMBER_FIELDS}
+    raw["notes"] = form.notes.data or ""
+    return raw

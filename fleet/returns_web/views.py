@@ -1,0 +1,98 @@
+"""Views of the city bureau: the list of months and the return form."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import returns
+from ..errors import DomainError, StaleData
+from ..extensions import db
+from ..periods import parse_period
+from ..programme import due_date, get_programme, local_today
+from ..rules import field_label
+from ..web import current_actor, format_period_for_user, lang, roles_required
+from . import bp
+from .forms import ReturnForm, raw_values
+
+
+@bp.route("/returns")
+@roles_required("city")
+def index():
+    """The city's months: what is due, late, returned (and why), submitted, approved."""
+    programme = get_programme(db.session)
+    rows = returns.city_months(db.session, programme, current_user.city)
+    return render_template("returns/index.html", rows=rows, today=local_today())
+
+
+def _period_or_404(period: str) -> str:
+    try:
+        return parse_period(period)
+    except ValueError:
+        abort(404)
+
+
+@bp.route("/returns/<period>", methods=["GET", "POST"])
+@roles_required("city")
+def edit(period: str):
+    """The return form of one month: save as draft, or submit."""
+    period = _period_or_404(period)
+    city = current_user.city  # always the user's own city, whatever the request says
+    programme = get_programme(db.session)
+    ret = returns.find_return(db.session, city, period)
+    form = ReturnForm()
+    problems, warnings = [], []
+    if form.validate_on_submit():
+        submit = "submit" in request.form
+        try:
+            ret, warnings = returns.save_return(
+                db.session, current_actor(), city, period, raw_values(form),
+                _form_version(form.version.data), submit=submit)
+        except returns.ValidationFailed as failed:
+            db.session.rollback()
+            problems = failed.result.errors
+            flash(_("The return has errors; nothing was saved. Please correct the fields "
+                    "marked in red."), "danger")
+        except StaleData as stale:
+            db.session.rollback()
+            flash(stale.message, "warning")
+            return redirect(url_for("returns.edit", period=period))
+        except DomainError as error:
+            db.session.rollback()
+            flash(error.message, "danger")
+            return redirect(url_for("returns.edit", period=period))
+        else:
+            db.session.commit()
+            if submit:
+                flash(_("The return for %(month)s was submitted to the ministry.",
+                        month=format_period_for_user(period)), "success")
+            else:
+                flash(_("Draft saved. It is not submitted yet."), "success")
+            for warning in warnings:
+                flash(warning.message, "warning")
+            return redirect(url_for("returns.edit", period=period))
+    elif request.method == "GET":
+        _fill(form, ret)
+    period_problems = returns.period_problems(programme, period)
+    editable = (ret is None or ret.status in returns.EDITABLE) and not period_problems
+    errors = {p.field: p.message for p in problems if p.field and p.field != "period"}
+    if ret is not None and request.method == "GET":
+        warnings = returns.current_warnings(db.session, ret)
+    return render_template(
+        "returns/form.html", form=form, ret=ret, period=period, city=city, editable=editable,
+        period_problems=[p.message for p in period_problems], errors=errors,
+        warnings=warnings, due=due_date(programme, period),
+        label=lambda name: field_label(name, lang()))
+
+
+def _fill(form: ReturnForm, ret) -> None:
+    for name, value in returns.values_of(ret).as_fields().items():
+        form[name].data = str(value) if name != "notes" else value
+    form.version.data = str(ret.version if ret is not None else 0)
+
+
+def _form_version(text: str | None) -> int:
+    """The version the form was loaded with; a missing one never matches (no blind overwrite)."""
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return -1

@@ -1,0 +1,13 @@
+"""Forms of the review blueprint."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, TextAreaField
+
+
+class ReviewForm(FlaskForm):
+    """Approve, send back or reopen; the reason is checked by fleet.returns."""
+
+    version = HiddenField()
+    reason = TextAreaField(_l("Reason (required to send back or reopen)"),
+                           render_kw={"rows": 3, "maxlength": 2000})

@@ -4,7 +4,16 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import Flask, flash, has_request_context, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 from sqlalchemy import event

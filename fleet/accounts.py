@@ -63,7 +63,8 @@ class SignInRefused(DomainError):
 
 
 def user_by_username(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.username) == (username or "").strip().lower()))
+    wanted = (username or "").strip().lower()
+    return session.scalar(select(User).where(func.lower(User.username) == wanted))
 
 
 def authenticate(session: Session, username: str, password: str, ip: str | None, *,

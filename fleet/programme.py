@@ -67,7 +67,8 @@ def update_programme(session: Session, actor: Actor, *, national_target: int,
         first_period = parse_period(first_period)
         last_period = parse_period(last_period)
     except ValueError:
-        raise DomainError(_l("Months are written YYYY-MM, e.g. 2025-09."), "first_period")
+        raise DomainError(_l("Months are written YYYY-MM, e.g. 2025-09."),
+                          "first_period") from None
     if first_period > last_period:
         raise DomainError(_l("The first month must not come after the last month."),
                           "last_period")

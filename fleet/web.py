@@ -3,7 +3,8 @@
 from functools import wraps
 from urllib.parse import urlsplit
 
-from babel.numbers import format_decimal, format_percent as babel_percent
+from babel.numbers import format_decimal
+from babel.numbers import format_percent as babel_percent
 from flask import abort, current_app, request
 from flask_babel import get_locale, to_user_timezone
 from flask_login import current_user, login_required

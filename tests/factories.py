@@ -2,8 +2,8 @@
 
 from werkzeug.security import generate_password_hash
 
-from fleet.cities import load_pilot_cities, city_by_code
 from fleet.audit import Actor
+from fleet.cities import city_by_code, load_pilot_cities
 from fleet.extensions import db
 from fleet.models import City, MonthlyReturn, ReturnLine, User
 from fleet.reference import CATEGORIES

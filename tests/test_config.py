@@ -11,7 +11,8 @@ def test_defaults_use_sqlite_in_instance_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.delenv("FLEET_DATABASE_URL", raising=False)
     app = create_app()
-    assert app.config["SQLALCHEMY_DATABASE_URI"] == f"sqlite:///{tmp_path / 'inst' / 'fleet.sqlite'}"
+    expected = f"sqlite:///{tmp_path / 'inst' / 'fleet.sqlite'}"
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == expected
     assert app.config["BABEL_DEFAULT_LOCALE"] == "zh"
     assert app.config["BOOTSTRAP_SERVE_LOCAL"] is True
 

@@ -7,7 +7,7 @@ from .. import accounts, cities
 from ..audit import recent_events
 from ..errors import DomainError
 from ..extensions import db
-from ..models import City, User
+from ..models import User
 from ..programme import get_programme, update_programme
 from ..web import current_actor, lang, password_policy, roles_required
 from . import bp

@@ -10,7 +10,7 @@ from flask_babel import get_locale, to_user_timezone
 from flask_login import current_user, login_required
 
 from .accounts import PasswordPolicy
-from .audit import Actor
+from .audit import Actor, record_event
 from .extensions import db
 from .periods import format_period
 from .programme import get_programme
@@ -31,15 +31,23 @@ def password_policy() -> PasswordPolicy:
                           current_app.config["PASSWORD_MIN_CLASSES"])
 
 
+def refuse(code: int = 403):
+    """Refuse the request, keeping an audit event of the attempt (who tried what, from where)."""
+    record_event(db.session, current_actor(), "access.denied", "path", request.path[:64],
+                 detail=f"{request.method} {request.full_path}"[:2000])
+    db.session.commit()
+    abort(code)
+
+
 def roles_required(*roles: str):
-    """Signed in, and with one of these roles; otherwise 403."""
+    """Signed in, and with one of these roles; otherwise 403 (audited)."""
 
     def decorator(view):
         @wraps(view)
         @login_required
         def wrapped(*args, **kwargs):
             if current_user.role not in roles:
-                abort(403)
+                refuse(403)
             return view(*args, **kwargs)
 
         return wrapped

@@ -23,6 +23,15 @@ def test_only_admins_open_admin_pages(client, auth, users, role):
     assert response.status_code == 403
     page = client.get("/admin/users").get_data(as_text=True)
     assert "无权" in page
+    from sqlalchemy import select
+
+    from fleet.extensions import db
+    from fleet.models import AuditEvent
+
+    refused = db.session.scalars(select(AuditEvent)
+                                 .where(AuditEvent.action == "access.denied")).all()
+    assert refused and all(e.username == users[role].username for e in refused)
+    assert "POST /admin/programme" in " ".join(e.detail for e in refused)
 
 
 def test_admin_opens_every_admin_page(client, auth, users):

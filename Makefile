@@ -41,3 +41,7 @@ lint: install-dev
 
 translations: install-dev
 	$(BIN)/python scripts/i18n.py
+
+bench: install-dev
+	$(BIN)/python bench/bench_progress.py
+	$(BIN)/python bench/bench_excel.py

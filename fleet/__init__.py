@@ -113,16 +113,22 @@ def select_locale() -> str:
 
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
+    from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .excel_web import bp as excel_bp
     from .main import bp as main_bp
+    from .progress import bp as progress_bp
     from .returns_web import bp as returns_bp
     from .review import bp as review_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(progress_bp, url_prefix="/progress")
+    app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(returns_bp)
     app.register_blueprint(review_bp, url_prefix="/review")
+    app.register_blueprint(excel_bp)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -78,7 +78,45 @@ def create_user_command(username, role, city_code, display_name, password_stdin)
                                     display_name=display_name, must_change_password=False)
     except DomainError as error:
         db.session.rollback()
-        raise click.ClickException(str(error.message))
+        raise click.ClickException(str(error.message)) from None
     db.session.commit()
     click.echo(f"Created {role} user {user.username}"
                + (f" for {city.code} {city.name_zh}" if city else "") + ".")
+
+
+@fleet_cli.command("demo")
+@click.option("--seed", default=2025, show_default=True, help="Seed of the random numbers.")
+@click.option("--through", help="Last month to fill, YYYY-MM (default: the last complete "
+                                "month).")
+@click.option("--replace", is_flag=True, help="Replace demo data loaded before.")
+@click.option("--clear", is_flag=True, help="Remove the demo returns and the demo banner.")
+def demo_command(seed: int, through: str | None, replace: bool, clear: bool):
+    """Load demonstration returns for every pilot city, from the first month of the window
+    through the last complete month: deterministic for a seed, some late, some sent back,
+    some missing, recent months less complete; cities without a target get a demo target.
+
+    Refuses if any return exists, unless it is demo data and --replace is given. Pages show
+    a banner while demo data is loaded; --clear removes it (real returns are never touched).
+    """
+    from . import demo
+
+    actor = Actor.system("fleet demo")
+    try:
+        if clear:
+            deleted = demo.clear_demo(db.session, actor)
+            db.session.commit()
+            click.echo(f"Demo data removed: {deleted} returns deleted.")
+            return
+        result = demo.load_demo(db.session, actor, seed=seed, through=through,
+                                replace=replace)
+    except (DomainError, ValueError) as error:
+        db.session.rollback()
+        raise click.ClickException(str(getattr(error, "message", error))) from None
+    db.session.commit()
+    if result.replaced:
+        click.echo(f"Replaced the demo data loaded before ({result.replaced} returns deleted).")
+    click.echo(f"Demo data loaded through {result.through} for {result.cities} cities: "
+               f"{result.returns} returns ({result.approved} approved, {result.submitted} "
+               f"submitted, {result.returned} sent back, {result.draft} drafts), "
+               f"{result.missing} missing, {result.late} submitted late; "
+               f"{result.targets_set} demo city targets set.")

@@ -1,0 +1,110 @@
+"""API views: JSON forms of fleet.figures values, within the user's rights."""
+
+from flask import abort, jsonify, request
+from flask_login import current_user, login_required
+
+from .. import figures
+from ..cities import city_by_code
+from ..extensions import db
+from ..periods import parse_period
+from ..progress import data
+from ..reference import CATEGORY_BY_CODE
+from . import bp
+
+
+def _completeness(c: figures.Completeness) -> dict:
+    return {"expected": c.expected, "received": c.received, "on_time": c.on_time,
+            "late": c.late, "missing": c.missing, "returned": c.returned,
+            "completeness": c.completeness, "timeliness": c.timeliness}
+
+
+def _category(c: figures.CategoryFigures) -> dict:
+    ref = CATEGORY_BY_CODE[c.category]
+    return {"category": c.category, "name_zh": ref.name_zh, "name_en": ref.name_en,
+            "bev": c.bev, "phev": c.phev, "fcev": c.fcev, "nev": c.nev, "all_new": c.all_new,
+            "nev_share": c.share, "share_aim": c.share_aim, "this_month": c.this_month}
+
+
+def _month(m: figures.MonthFigures) -> dict:
+    return {"period": m.period, "nev": m.nev, "bev": m.bev, "phev": m.phev, "fcev": m.fcev,
+            "all_new": m.all_new, "cumulative": m.cumulative,
+            "charging_points": m.charging_points, "swap_stations": m.swap_stations,
+            "by_category": m.by_category}
+
+
+def _city(c: figures.CityFigures) -> dict:
+    return {"code": c.code, "name_zh": c.name_zh, "name_en": c.name_en,
+            "province_zh": c.province_zh, "target": c.target, "nev": c.nev, "bev": c.bev,
+            "phev": c.phev, "fcev": c.fcev, "all_new": c.all_new,
+            "pct_of_target": c.pct_of_target, "this_month": c.this_month,
+            "nev_share": c.nev_share, "charging_points": c.charging_points,
+            "swap_stations": c.swap_stations, "charging_per_nev": c.charging_per_nev,
+            "completeness": _completeness(c.completeness),
+            "by_category": [_category(x) for x in c.by_category]}
+
+
+def _projection(p: figures.Projection) -> dict:
+    return {"value": p.value, "run_rate": p.run_rate, "months_used": p.months_used,
+            "months_left": p.months_left, "on_track": p.on_track,
+            "method": "cumulative through `through` + average NEVs of the last "
+                      "`months_used` months × `months_left`"}
+
+
+def _headline(p: figures.Progress) -> dict:
+    w = p.window
+    return {"target": p.target, "nev": p.nev, "bev": p.bev, "phev": p.phev, "fcev": p.fcev,
+            "pct_of_target": p.pct_of_target, "this_month": p.this_month,
+            "window": {"first_period": w.first_period, "last_period": w.last_period,
+                       "months": w.window_months, "elapsed_months": w.elapsed_months,
+                       "elapsed_share": w.elapsed_share},
+            "expected_by_now": p.expected_by_now, "projection": _projection(p.projection),
+            "on_track": p.on_track}
+
+
+def _national_details(p: figures.Progress) -> dict:
+    return {"all_new": p.all_new, "nev_share": p.nev_share,
+            "charging_points": p.charging_points, "swap_stations": p.swap_stations,
+            "charging_per_nev": p.charging_per_nev, "charging_aim": p.charging_aim,
+            "completeness": _completeness(p.completeness),
+            "city_targets_total": p.city_targets_total}
+
+
+@bp.route("/progress")
+@login_required
+def progress():
+    """Progress as JSON: ?basis=reported|verified&through=YYYY-MM[&city=CODE].
+
+    The national headline always; the cities, categories and months of the nation, or of
+    one city with ?city= (a city user always gets its own city, never another's).
+    """
+    try:
+        basis = figures.parse_basis(request.args.get("basis"))
+        through = parse_period(request.args["through"]) if request.args.get("through") \
+            else None
+    except ValueError:
+        return jsonify(error="basis is reported or verified; through is YYYY-MM"), 400
+    code = request.args.get("city")
+    if current_user.role == "city":
+        if code and code != current_user.city.code:
+            abort(404)
+        code = current_user.city.code
+    national = data.national(basis, through)
+    body = {"basis": basis, "through": national.through,
+            "national": _headline(national)}
+    if code:
+        city = city_by_code(db.session, code)
+        if city is None:
+            abort(404)
+        detail = data.city(city, basis, through)
+        body["scope"] = {"city": city.code}
+        body["cities"] = [_city(detail.city)]
+        body["by_category"] = [_category(c) for c in detail.city.by_category]
+        body["by_month"] = [_month(m) for m in detail.by_month]
+        body["city_projection"] = _projection(detail.projection)
+    else:
+        body["scope"] = "national"
+        body["national"].update(_national_details(national))
+        body["cities"] = [_city(c) for c in national.cities]
+        body["by_category"] = [_category(c) for c in national.by_category]
+        body["by_month"] = [_month(m) for m in national.by_month]
+    return jsonify(body)

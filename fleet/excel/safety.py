@@ -1,0 +1,135 @@
+"""Checks on files that come from outside, before any spreadsheet code reads them, and the
+neutralising of user text written into files we hand out.
+
+An .xlsx is a zip of XML parts. Before openpyxl opens one we check, with zipfile alone, that it
+is a real, macro-free workbook of a reasonable size: the central directory's declared sizes
+bound what zipfile will ever inflate (it stops at the declared size and checks the CRC), so a
+zip bomb is refused by its own directory. openpyxl then parses the XML with defusedxml.
+"""
+
+import io
+import zipfile
+
+from flask_babel import lazy_gettext as _l
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from ..errors import DomainError
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # .xls, and password-encrypted .xlsx
+
+# A return template holds a dozen parts of a few kilobytes; these bounds leave room for
+# whatever Excel, WPS or LibreOffice add, and refuse anything built to exhaust the server.
+MAX_ENTRIES = 300
+MAX_TOTAL_UNCOMPRESSED = 30 * 1024 * 1024
+MAX_ENTRY_UNCOMPRESSED = 20 * 1024 * 1024
+# XML compresses well, but not a thousandfold; only big parts are held to the ratio.
+MAX_RATIO = 200
+RATIO_CHECKED_ABOVE = 1024 * 1024
+
+WORKBOOK_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+# Parts that carry programs: VBA projects, Excel 4 macro sheets, ActiveX controls.
+MACRO_MARKERS = ("vbaproject", "macrosheets/", "activex", "macroenabled", "vbadata")
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class UnsafeFile(DomainError):
+    """The file is not a workbook we are willing to open; nothing was read from it."""
+
+
+def check_xlsx(data: bytes, filename: str = "") -> None:
+    """Refuse anything that is not a plain, macro-free, reasonably sized .xlsx.
+
+    Raises UnsafeFile with a message for the person who uploaded it.
+    """
+    name = (filename or "").lower()
+    if name.endswith((".xlsm", ".xltm", ".xlam", ".xlsb")):
+        raise UnsafeFile(_l("Workbooks with macros (.xlsm) are not accepted. Please save the "
+                            "template as an ordinary Excel workbook (.xlsx)."))
+    if data.startswith(OLE2_MAGIC):
+        raise UnsafeFile(_l("This is an old-format (.xls) or password-protected workbook. "
+                            "Please save it as an Excel workbook (.xlsx) without a password."))
+    if not data.startswith(ZIP_MAGIC):
+        raise UnsafeFile(_l("This file is not an Excel workbook (.xlsx)."))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        entries = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
+        raise UnsafeFile(_l("This file is not an Excel workbook (.xlsx), or it is damaged.")
+                         ) from error
+    with archive:
+        _check_sizes(entries)
+        names = {info.filename.lower() for info in entries}
+        if any(marker in entry for entry in names for marker in MACRO_MARKERS):
+            raise UnsafeFile(_l("Workbooks with macros (.xlsm) are not accepted. Please save "
+                                "the template as an ordinary Excel workbook (.xlsx)."))
+        if "[content_types].xml" not in names or "xl/workbook.xml" not in names:
+            raise UnsafeFile(_l("This file is not an Excel workbook (.xlsx)."))
+        content_types = archive.read("[Content_Types].xml")
+        if b"macroenabled" in content_types.lower() or b"vbaproject" in content_types.lower():
+            raise UnsafeFile(_l("Workbooks with macros (.xlsm) are not accepted. Please save "
+                                "the template as an ordinary Excel workbook (.xlsx)."))
+        if WORKBOOK_CONTENT_TYPE.encode() not in content_types:
+            raise UnsafeFile(_l("This file is not an Excel workbook (.xlsx)."))
+        _check_no_dtd(archive, entries)
+
+
+def _check_sizes(entries: list[zipfile.ZipInfo]) -> None:
+    """Entry count, declared uncompressed sizes and compression ratios (zip bombs)."""
+    if len(entries) > MAX_ENTRIES:
+        raise UnsafeFile(_l("This workbook has too many parts to be a return template."))
+    total = 0
+    for info in entries:
+        if info.flag_bits & 0x1:
+            raise UnsafeFile(_l("This is an old-format (.xls) or password-protected workbook. "
+                                "Please save it as an Excel workbook (.xlsx) without a "
+                                "password."))
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if (info.file_size > MAX_ENTRY_UNCOMPRESSED or total > MAX_TOTAL_UNCOMPRESSED
+                or (info.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_RATIO)):
+            raise UnsafeFile(_l("This workbook would unpack to far more data than a return "
+                                "template holds; it was not opened."))
+
+
+def _check_no_dtd(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo]) -> None:
+    """No part of an Office file needs a DTD; entity tricks (billion laughs) start with one.
+
+    defusedxml would refuse them too when openpyxl parses; this gives the clearer message.
+    """
+    for info in entries:
+        if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
+            continue
+        with archive.open(info) as part:
+            head = part.read()
+        if b"<!doctype" in head.lower() or b"<!entity" in head.lower():
+            raise UnsafeFile(_l("This workbook contains XML declarations that are not allowed "
+                                "in a spreadsheet; it was not opened."))
+
+
+def is_formula_like(text: str) -> bool:
+    """True for text a spreadsheet would take as a formula (or a CSV reader might)."""
+    return text.startswith(FORMULA_PREFIXES)
+
+
+def neutral_csv_text(value):
+    """CSV has no cell types: text that looks like a formula gets a leading apostrophe."""
+    if isinstance(value, str) and is_formula_like(value):
+        return "'" + value
+    return value
+
+
+def put_text(cell, text: str) -> None:
+    """Write user text into a cell as text, never as a formula (formula injection).
+
+    openpyxl turns a string starting with '=' into a formula; we force the string type, and
+    mark text that a spreadsheet would read as a formula with Excel's quote prefix (the
+    apostrophe a person types), so it stays text even when someone edits the cell later.
+    Characters XML cannot hold are dropped.
+    """
+    text = ILLEGAL_CHARACTERS_RE.sub("", str(text))
+    cell.value = text
+    cell.data_type = "s"
+    if is_formula_like(text):
+        cell.quotePrefix = True

@@ -1,0 +1,182 @@
+"""Views of Excel and CSV: the template, its upload (dry run, then confirm), the filled return,
+the summary workbook and the flat CSV."""
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from .. import returns
+from ..cities import city_by_code
+from ..errors import DomainError, StaleData
+from ..excel.filled import build_filled_return
+from ..excel.template import build_return_template
+from ..excel.upload import UploadRejected, apply_upload, preview_upload
+from ..extensions import db
+from ..periods import parse_period
+from ..programme import get_programme
+from ..rules import field_label
+from ..web import current_actor, format_period_for_user, lang, roles_required
+from . import bp, downloads
+from .forms import ConfirmForm, UploadForm
+
+# A dry run may be confirmed within this time; after it, upload the file again.
+CONFIRM_MAX_AGE = 3600
+
+
+def _period_or_404(period: str) -> str:
+    try:
+        return parse_period(period)
+    except ValueError:
+        abort(404)
+
+
+@bp.route("/returns/<period>/template.xlsx")
+@roles_required("city")
+def template(period: str):
+    """The blank return template of the user's own city for the month."""
+    period = _period_or_404(period)
+    problems = returns.period_problems(get_programme(db.session), period)
+    if problems:
+        flash(problems[0].message, "danger")
+        return redirect(url_for("returns.edit", period=period))
+    city = current_user.city
+    return downloads.attachment(build_return_template(city, period, lang()), downloads.XLSX,
+                       f"fleet-template-{city.code}-{period}.xlsx")
+
+
+# --- upload -------------------------------------------------------------------------------------
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="fleet.excel.upload")
+
+
+def _sign(preview, city, period: str) -> str:
+    """The checked values travel in the confirm form, signed, so no file is kept on the server;
+    on confirmation they go through every rule again."""
+    parsed = preview.parsed
+    return _serializer().dumps({
+        "user": current_user.id, "city": city.code, "period": period,
+        "values": preview.values, "cells": parsed.cells, "version": preview.version,
+        "source": f"{parsed.filename[:100]} sha256:{parsed.sha256[:16]}"})
+
+
+def _unsign(token: str, city, period: str) -> dict | None:
+    try:
+        payload = _serializer().loads(token or "", max_age=CONFIRM_MAX_AGE)
+    except BadSignature:
+        return None
+    if (payload.get("user"), payload.get("city"), payload.get("period")) != (
+            current_user.id, city.code, period):
+        return None
+    return payload
+
+
+@bp.route("/returns/<period>/upload", methods=["GET", "POST"])
+@roles_required("city")
+def upload(period: str):
+    """Upload a filled template; the dry run shows what would change, and saves nothing."""
+    period = _period_or_404(period)
+    city = current_user.city  # always the user's own city, whatever the request says
+    form = UploadForm()
+    ret = returns.find_return(db.session, city, period)
+    error = None
+    if form.validate_on_submit():
+        upload_file = form.file.data
+        try:
+            preview = preview_upload(db.session, current_actor(), city, period,
+                                     upload_file.read(), upload_file.filename or "")
+        except DomainError as refused:
+            error = refused.message
+        else:
+            confirm = ConfirmForm(token=_sign(preview, city, period)) if preview.ok else None
+            return render_template("excel/preview.html", preview=preview, confirm=confirm,
+                                   form=UploadForm(formdata=None), period=period, city=city,
+                                   ret=ret, label=lambda name: field_label(name, lang()))
+        finally:
+            db.session.rollback()  # a dry run: nothing of it is kept
+    elif request.method == "POST":
+        error = "; ".join(str(e) for e in form.file.errors) or _("Please choose the file to "
+                                                                  "upload.")
+    return render_template("excel/upload.html", form=form, period=period, city=city, ret=ret,
+                           error=error), (400 if error else 200)
+
+
+@bp.route("/returns/<period>/upload/confirm", methods=["POST"])
+@roles_required("city")
+def confirm(period: str):
+    """Save the checked values of an upload into the return (draft), all or nothing."""
+    period = _period_or_404(period)
+    city = current_user.city
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    payload = _unsign(form.token.data, city, period)
+    if payload is None:
+        flash(_("This check of the upload has expired. Please upload the file again."),
+              "warning")
+        return redirect(url_for("excel.upload", period=period))
+    try:
+        warnings = apply_upload(db.session, current_actor(), city, period, payload["values"],
+                                payload["cells"], payload["version"],
+                                source=payload["source"])[1]
+    except UploadRejected as rejected:
+        db.session.rollback()
+        flash(rejected.message, "danger")
+        for problem in rejected.problems:
+            flash(str(problem), "danger")
+        return redirect(url_for("excel.upload", period=period))
+    except StaleData as stale:
+        db.session.rollback()
+        flash(stale.message, "warning")
+        return redirect(url_for("returns.edit", period=period))
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "danger")
+        return redirect(url_for("returns.edit", period=period))
+    db.session.commit()
+    flash(_("The numbers of the uploaded file were saved in the return for %(month)s. It is not "
+            "submitted yet: check it below and submit it.",
+            month=format_period_for_user(period)), "success")
+    for warning in warnings:
+        flash(str(warning), "warning")
+    return redirect(url_for("returns.edit", period=period))
+
+
+# --- downloads ----------------------------------------------------------------------------------
+
+@bp.route("/excel/returns/<code>/<period>.xlsx")
+@login_required
+def filled(code: str, period: str):
+    """A city-month's return as a printable form; a city user gets only its own city's."""
+    period = _period_or_404(period)
+    city = city_by_code(db.session, code)
+    if city is None or not returns.can_view(current_actor(), city):
+        abort(404)
+    ret = returns.find_return(db.session, city, period)
+    if ret is None:
+        abort(404)
+    return downloads.attachment(build_filled_return(ret, lang()), downloads.XLSX,
+                       f"fleet-return-{city.code}-{period}-{ret.status}.xlsx")
+
+
+def _parameters():
+    try:
+        basis, through, code = downloads.parameters(request.args)
+    except downloads.BadParameters:
+        abort(400)
+    return basis, through, downloads.scope_city(code)
+
+
+@bp.route("/excel/summary.xlsx")
+@login_required
+def summary():
+    """The summary workbook: national (or ?city=) for the ministry side, own city for a city."""
+    return downloads.summary_response(*_parameters(), lang())
+
+
+@bp.route("/excel/flat.csv")
+@login_required
+def flat_csv():
+    """The flat data as CSV (UTF-8 with BOM), on the same terms as the summary."""
+    return downloads.flat_csv_response(*_parameters(), lang())

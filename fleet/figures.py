@@ -1,0 +1,670 @@
+"""The numbers the ministry reads (DESIGN.md §3), computed once, here, from the database.
+
+Pages, charts, the API and the Excel summary all take their figures from these functions, so
+no two of them can disagree. Every function is a plain function over a session; the
+aggregation happens in SQL (GROUP BY), with a fixed number of queries whatever the number of
+cities and months.
+
+Units: vehicles (whole numbers) unless a name says otherwise; shares and percentages are
+fractions (0.25 means 25 %). Months are 'YYYY-MM'; `through` is the last month included.
+Bases: 'reported' counts returns that are submitted or approved, 'verified' only approved ones.
+Only active cities count, in the national totals as in the tables, so the totals are always
+the sum of the rows shown.
+"""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from hashlib import sha1
+
+from sqlalchemy import and_, case, func, select, true
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, City, MonthlyReturn, Programme, ReturnLine
+from .periods import add_months, months_between, parse_period, period_of
+from .programme import due_date, get_programme, local_today
+from .reference import CATEGORIES, CATEGORY_CODES, CHARGING_POINTS_PER_NEV_AIM, POWERTRAIN_CODES
+from .returns import COUNTED, month_state
+
+BASES = ("reported", "verified")
+BASIS_STATUSES = {"reported": COUNTED, "verified": ("approved",)}
+
+# The projection extrapolates the average of this many most recent months.
+RUN_RATE_MONTHS = 3
+
+GRID_STATES = ("not_due", "due", "late", "draft", "submitted", "returned", "approved")
+
+
+# --- values ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CategoryFigures:
+    """One category's NEVs since the programme start through `through`, on one basis."""
+
+    category: str  # code, in the order of reference.CATEGORIES
+    bev: int
+    phev: int
+    fcev: int
+    nev: int  # bev + phev + fcev
+    all_new: int  # all new vehicles of the category, NEV or not
+    share: float | None  # nev / all_new (fraction); None when nothing was deployed
+    share_aim: float | None  # the pilot's aim (0.8) for the five aim sectors, else None
+    this_month: int  # NEVs in the month `through` alone
+
+    @property
+    def meets_aim(self) -> bool | None:
+        if self.share_aim is None or self.share is None:
+            return None
+        return self.share >= self.share_aim
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """Returns expected and received, over the months whose due date has passed.
+
+    expected: city-months in [first month, through] whose due date is before `today`;
+    received: of those, returns now submitted or approved; late: received, but the latest
+    submission came after the due date; on_time = received - late; missing = expected -
+    received (no return, a draft, or a return sent back), of which `returned` were sent back.
+    """
+
+    expected: int = 0
+    received: int = 0
+    on_time: int = 0
+    late: int = 0
+    missing: int = 0
+    returned: int = 0
+
+    @property
+    def completeness(self) -> float | None:
+        return self.received / self.expected if self.expected else None
+
+    @property
+    def timeliness(self) -> float | None:
+        return self.on_time / self.expected if self.expected else None
+
+    def __add__(self, other: "Completeness") -> "Completeness":
+        return Completeness(*(a + b for a, b in zip(_astuple(self), _astuple(other),
+                                                    strict=True)))
+
+
+def _astuple(c: Completeness) -> tuple[int, ...]:
+    return (c.expected, c.received, c.on_time, c.late, c.missing, c.returned)
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Cumulative NEVs expected at the end of the window if the recent run-rate holds.
+
+    value = cumulative through `through` + run_rate × months_left, where run_rate is the
+    average of the last `months_used` months (up to RUN_RATE_MONTHS) ending at `through`.
+    """
+
+    value: int | None  # None when no month has elapsed yet
+    run_rate: float  # NEVs per month
+    months_used: int
+    months_left: int
+    target: int | None
+    on_track: bool | None  # value >= target; None without a target or a value
+
+
+@dataclass(frozen=True)
+class MonthFigures:
+    """The NEVs of one month (not cumulative, except `cumulative`)."""
+
+    period: str
+    bev: int
+    phev: int
+    fcev: int
+    nev: int
+    all_new: int
+    cumulative: int  # NEVs from the first month through this one
+    charging_points: int
+    swap_stations: int
+    by_category: dict[str, int]  # NEVs per category code, every category present
+
+
+@dataclass(frozen=True)
+class CityFigures:
+    """One city's cumulative figures through `through`, on one basis."""
+
+    city_id: int
+    code: str  # GB/T 2260 code
+    name_zh: str
+    name_en: str
+    province_zh: str
+    batch: int | None
+    target: int | None  # the city's own NEV target; None until the ministry sets it
+    bev: int
+    phev: int
+    fcev: int
+    nev: int
+    all_new: int
+    this_month: int  # NEVs in the month `through`
+    pct_of_target: float | None  # nev / target (fraction)
+    nev_share: float | None  # nev / all_new over all categories (fraction)
+    charging_points: int
+    swap_stations: int
+    charging_per_nev: float | None  # charging points added per NEV added (aim 1.0)
+    completeness: Completeness
+    by_category: tuple[CategoryFigures, ...]
+
+    def name(self, lang: str) -> str:
+        return self.name_zh if lang.startswith("zh") else self.name_en
+
+    def category(self, code: str) -> CategoryFigures:
+        return next(c for c in self.by_category if c.category == code)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The reporting window and how much of it lies up to `through`."""
+
+    first_period: str
+    last_period: str
+    through: str  # last month included
+    today: date  # Beijing date used for due dates
+    window_months: int
+    elapsed_months: int  # months from first_period through `through`
+    due_months: tuple[str, ...]  # months up to `through` whose due date has passed
+
+    @property
+    def elapsed_share(self) -> float:
+        return self.elapsed_months / self.window_months if self.window_months else 0.0
+
+    @property
+    def months_left(self) -> int:
+        return self.window_months - self.elapsed_months
+
+    @property
+    def periods(self) -> list[str]:
+        """Every month from the first through `through`."""
+        return months_between(self.first_period, self.through)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """National progress through `through` on one basis: the headline, cities, breakdowns."""
+
+    basis: str  # 'reported' or 'verified'
+    window: Window
+    target: int  # the national target (vehicles)
+    bev: int
+    phev: int
+    fcev: int
+    nev: int  # cumulative NEVs, the sum of the cities' `nev`
+    all_new: int
+    this_month: int
+    pct_of_target: float  # nev / target
+    expected_by_now: int  # target × share of the window elapsed (a straight-line path)
+    projection: Projection
+    nev_share: float | None
+    charging_points: int
+    swap_stations: int
+    charging_per_nev: float | None
+    charging_aim: float  # charging points per NEV the pilot aims at (1.0)
+    completeness: Completeness
+    by_category: tuple[CategoryFigures, ...]
+    by_month: tuple[MonthFigures, ...]  # every month first..through, zeros included
+    cities: tuple[CityFigures, ...]  # active cities, by code
+    city_targets_total: int  # sum of the targets the cities have
+    cities_without_target: int
+
+    @property
+    def through(self) -> str:
+        return self.window.through
+
+    @property
+    def on_track(self) -> bool | None:
+        return self.projection.on_track
+
+    def city(self, code: str) -> CityFigures | None:
+        return next((c for c in self.cities if c.code == code), None)
+
+    def powertrain_totals(self) -> dict[str, int]:
+        return {"bev": self.bev, "phev": self.phev, "fcev": self.fcev}
+
+
+@dataclass(frozen=True)
+class CityProgress:
+    """One city's figures (the same row as in Progress.cities) and its month-by-month path."""
+
+    basis: str
+    window: Window
+    city: CityFigures
+    by_month: tuple[MonthFigures, ...]
+    projection: Projection
+    expected_by_now: int | None  # city target × share of the window elapsed
+
+
+@dataclass(frozen=True)
+class GridCell:
+    """One city-month of the completeness grid."""
+
+    period: str
+    state: str  # one of GRID_STATES (fleet.returns.month_state)
+    submitted_late: bool  # received, but after the due date
+    return_id: int | None
+    due: date
+
+
+@dataclass(frozen=True)
+class GridRow:
+    city_id: int
+    code: str
+    name_zh: str
+    name_en: str
+    cells: tuple[GridCell, ...]
+    counts: Completeness
+    states: dict[str, int]  # cells per state
+
+    def name(self, lang: str) -> str:
+        return self.name_zh if lang.startswith("zh") else self.name_en
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Cities × months: the state of every return, with counts per row and per column."""
+
+    window: Window
+    months: tuple[str, ...]
+    rows: tuple[GridRow, ...]
+    columns: tuple[Completeness, ...]  # one per month, in `months` order
+    column_states: tuple[dict[str, int], ...]
+    total: Completeness
+
+
+@dataclass(frozen=True)
+class FlatRow:
+    """One number of one return: the flat data of the Excel summary (and CSV)."""
+
+    city_code: str
+    city_name_zh: str
+    city_name_en: str
+    period: str
+    category: str
+    powertrain: str
+    count: int  # NEVs of this category and powertrain in this city-month
+    status: str  # the return's status (submitted or approved)
+    submitted_late: bool
+
+
+# --- parameters ---------------------------------------------------------------------------------
+
+def parse_basis(text: str | None) -> str:
+    """'reported' (default when empty) or 'verified'; ValueError otherwise."""
+    text = (text or "reported").strip()
+    if text not in BASES:
+        raise ValueError(f"not a basis: {text!r}")
+    return text
+
+
+def default_through(programme: Programme, today: date | None = None) -> str:
+    """The last complete month, kept inside the reporting window."""
+    return _clamp(programme, add_months(period_of(today or local_today()), -1))
+
+
+def _clamp(programme: Programme, period: str) -> str:
+    return min(max(period, programme.first_period), programme.last_period)
+
+
+def window(programme: Programme, through: str | None = None,
+           today: date | None = None) -> Window:
+    """The window through the given month (default: the last complete month).
+
+    A month outside the reporting window is moved to its nearest end.
+    """
+    today = today or local_today()
+    through = _clamp(programme, parse_period(through)) if through else default_through(
+        programme, today)
+    periods = months_between(programme.first_period, through)
+    return Window(
+        first_period=programme.first_period, last_period=programme.last_period,
+        through=through, today=today,
+        window_months=len(months_between(programme.first_period, programme.last_period)),
+        elapsed_months=len(periods),
+        due_months=tuple(p for p in periods if today > due_date(programme, p)))
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+_NEV = ReturnLine.bev + ReturnLine.phev + ReturnLine.fcev
+
+
+def _rows(session: Session, stmt):
+    """Run a Core SELECT on the session's connection: plain tuples, no ORM row overhead
+    (thousands of aggregated rows for hundreds of cities)."""
+    return session.connection().execute(stmt)
+
+
+def _scope(stmt, city_ids: Sequence[int] | None):
+    """All active cities, or exactly the cities asked for."""
+    if city_ids is None:
+        return stmt.where(City.active.is_(True))
+    return stmt.where(City.id.in_(list(city_ids)))
+
+
+def _counted(basis: str, win: Window):
+    return and_(MonthlyReturn.status.in_(BASIS_STATUSES[basis]),
+                MonthlyReturn.period >= win.first_period,
+                MonthlyReturn.period <= win.through)
+
+
+def _cities(session: Session, city_ids: Sequence[int] | None) -> list:
+    stmt = select(City.id, City.code, City.name_zh, City.name_en, City.province_zh,
+                  City.batch, City.nev_target).order_by(City.code)
+    return _rows(session, _scope(stmt, city_ids)).all()
+
+
+def _lines_by_city(session: Session, basis: str, win: Window,
+                   city_ids: Sequence[int] | None) -> dict[int, dict[str, tuple]]:
+    """{city_id: {category: (bev, phev, fcev, all_new, nev in `through`)}}."""
+    this_month = case((MonthlyReturn.period == win.through, _NEV), else_=0)
+    stmt = (select(MonthlyReturn.city_id, ReturnLine.category,
+                   func.sum(ReturnLine.bev), func.sum(ReturnLine.phev),
+                   func.sum(ReturnLine.fcev), func.sum(ReturnLine.all_new),
+                   func.sum(this_month))
+            .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)
+            .join(City, City.id == MonthlyReturn.city_id)
+            .where(_counted(basis, win))
+            .group_by(MonthlyReturn.city_id, ReturnLine.category))
+    out: dict[int, dict[str, tuple]] = {}
+    for city_id, category, *sums in _rows(session, _scope(stmt, city_ids)):
+        out.setdefault(city_id, {})[category] = tuple(int(s or 0) for s in sums)
+    return out
+
+
+def _returns_by_city(session: Session, basis: str, win: Window,
+                     city_ids: Sequence[int] | None) -> dict[int, tuple]:
+    """{city_id: (charging points, swap stations, received, late, returned)}.
+
+    Infrastructure follows the basis; the counts follow fleet.returns.month_state over the
+    months already due, whatever the basis.
+    """
+    counted = _counted(basis, win)
+    due = MonthlyReturn.period.in_(win.due_months)
+    received = and_(due, MonthlyReturn.status.in_(COUNTED))
+    stmt = (select(MonthlyReturn.city_id,
+                   func.sum(case((counted, MonthlyReturn.charging_points), else_=0)),
+                   func.sum(case((counted, MonthlyReturn.swap_stations), else_=0)),
+                   func.sum(case((received, 1), else_=0)),
+                   func.sum(case((and_(received, MonthlyReturn.submitted_late.is_(True)), 1),
+                                 else_=0)),
+                   func.sum(case((and_(due, MonthlyReturn.status == "returned"), 1),
+                                 else_=0)))
+            .join(City, City.id == MonthlyReturn.city_id)
+            .where(MonthlyReturn.period >= win.first_period,
+                   MonthlyReturn.period <= win.through)
+            .group_by(MonthlyReturn.city_id))
+    return {row[0]: tuple(int(v or 0) for v in row[1:])
+            for row in _rows(session, _scope(stmt, city_ids))}
+
+
+def _by_month(session: Session, basis: str, win: Window,
+              city_ids: Sequence[int] | None) -> tuple[MonthFigures, ...]:
+    """Every month of the window through `through`, with NEVs per category and powertrain."""
+    lines = (select(MonthlyReturn.period, ReturnLine.category,
+                    func.sum(ReturnLine.bev), func.sum(ReturnLine.phev),
+                    func.sum(ReturnLine.fcev), func.sum(ReturnLine.all_new))
+             .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)
+             .join(City, City.id == MonthlyReturn.city_id)
+             .where(_counted(basis, win))
+             .group_by(MonthlyReturn.period, ReturnLine.category))
+    infra = (select(MonthlyReturn.period, func.sum(MonthlyReturn.charging_points),
+                    func.sum(MonthlyReturn.swap_stations))
+             .join(City, City.id == MonthlyReturn.city_id)
+             .where(_counted(basis, win))
+             .group_by(MonthlyReturn.period))
+    sums: dict[str, dict[str, tuple]] = {}
+    for period, category, *values in _rows(session, _scope(lines, city_ids)):
+        sums.setdefault(period, {})[category] = tuple(int(v or 0) for v in values)
+    infrastructure = {period: (int(cp or 0), int(sw or 0))
+                      for period, cp, sw in _rows(session, _scope(infra, city_ids))}
+    months, cumulative = [], 0
+    for period in win.periods:
+        by_cat = sums.get(period, {})
+        bev, phev, fcev, all_new = (sum(v[i] for v in by_cat.values()) for i in range(4))
+        cumulative += bev + phev + fcev
+        cp, sw = infrastructure.get(period, (0, 0))
+        months.append(MonthFigures(
+            period=period, bev=bev, phev=phev, fcev=fcev, nev=bev + phev + fcev,
+            all_new=all_new, cumulative=cumulative, charging_points=cp, swap_stations=sw,
+            by_category={c: sum(by_cat.get(c, (0, 0, 0))[:3]) for c in CATEGORY_CODES}))
+    return tuple(months)
+
+
+# --- assembling ---------------------------------------------------------------------------------
+
+def _ratio(a: int, b: int | None) -> float | None:
+    return a / b if b else None
+
+
+def _categories(sums: dict[str, tuple]) -> tuple[CategoryFigures, ...]:
+    out = []
+    for category in CATEGORIES:
+        bev, phev, fcev, all_new, this_month = sums.get(category.code, (0, 0, 0, 0, 0))
+        nev = bev + phev + fcev
+        out.append(CategoryFigures(category.code, bev, phev, fcev, nev, all_new,
+                                   _ratio(nev, all_new), category.share_aim, this_month))
+    return tuple(out)
+
+
+def _sum_categories(groups: list[tuple[CategoryFigures, ...]]) -> tuple[CategoryFigures, ...]:
+    totals: dict[str, tuple] = {}
+    for group in groups:
+        for c in group:
+            old = totals.get(c.category, (0, 0, 0, 0, 0))
+            totals[c.category] = tuple(a + b for a, b in zip(
+                old, (c.bev, c.phev, c.fcev, c.all_new, c.this_month), strict=True))
+    return _categories(totals)
+
+
+def _completeness(win: Window, received: int, late: int, returned: int) -> Completeness:
+    expected = len(win.due_months)
+    return Completeness(expected=expected, received=received, on_time=received - late,
+                        late=late, missing=expected - received, returned=returned)
+
+
+def _city_figures(session: Session, basis: str, win: Window,
+                  city_ids: Sequence[int] | None) -> list[CityFigures]:
+    lines = _lines_by_city(session, basis, win, city_ids)
+    infra = _returns_by_city(session, basis, win, city_ids)
+    out = []
+    for city_id, code, name_zh, name_en, province, batch, target in _cities(session, city_ids):
+        by_category = _categories(lines.get(city_id, {}))
+        bev, phev, fcev = (sum(getattr(c, p) for c in by_category) for p in POWERTRAIN_CODES)
+        nev = bev + phev + fcev
+        all_new = sum(c.all_new for c in by_category)
+        cp, sw, received, late, returned = infra.get(city_id, (0, 0, 0, 0, 0))
+        out.append(CityFigures(
+            city_id=city_id, code=code, name_zh=name_zh, name_en=name_en,
+            province_zh=province, batch=batch, target=target, bev=bev, phev=phev, fcev=fcev,
+            nev=nev, all_new=all_new, this_month=sum(c.this_month for c in by_category),
+            pct_of_target=_ratio(nev, target), nev_share=_ratio(nev, all_new),
+            charging_points=cp, swap_stations=sw, charging_per_nev=_ratio(cp, nev),
+            completeness=_completeness(win, received, late, returned),
+            by_category=by_category))
+    return out
+
+
+def project(months: Sequence[MonthFigures], win: Window, target: int | None) -> Projection:
+    """Extrapolate the cumulative total to the window's end from the recent run-rate."""
+    recent = list(months)[-RUN_RATE_MONTHS:]
+    if not recent:
+        return Projection(None, 0.0, 0, win.months_left, target, None)
+    run_rate = sum(m.nev for m in recent) / len(recent)
+    value = round(recent[-1].cumulative + run_rate * win.months_left)
+    return Projection(value, run_rate, len(recent), win.months_left, target,
+                      value >= target if target else None)
+
+
+def national_progress(session: Session, basis: str = "reported", through: str | None = None,
+                      *, today: date | None = None) -> Progress:
+    """National progress on `basis` from the first month through `through` (included).
+
+    through: 'YYYY-MM', default the last complete month; moved into the reporting window.
+    today: the Beijing date that decides which months are due (default: now).
+    Six queries, whatever the number of cities and months.
+    """
+    basis = parse_basis(basis)
+    programme = get_programme(session)
+    win = window(programme, through, today)
+    cities = _city_figures(session, basis, win, None)
+    by_month = _by_month(session, basis, win, None)
+    by_category = _sum_categories([c.by_category for c in cities])
+    bev, phev, fcev = (sum(getattr(c, p) for c in cities) for p in POWERTRAIN_CODES)
+    nev = bev + phev + fcev
+    all_new = sum(c.all_new for c in cities)
+    charging = sum(c.charging_points for c in cities)
+    target = programme.national_target
+    completeness = Completeness()
+    for c in cities:
+        completeness = completeness + c.completeness
+    return Progress(
+        basis=basis, window=win, target=target, bev=bev, phev=phev, fcev=fcev, nev=nev,
+        all_new=all_new, this_month=sum(c.this_month for c in cities),
+        pct_of_target=nev / target, expected_by_now=round(target * win.elapsed_share),
+        projection=project(by_month, win, target), nev_share=_ratio(nev, all_new),
+        charging_points=charging, swap_stations=sum(c.swap_stations for c in cities),
+        charging_per_nev=_ratio(charging, nev), charging_aim=CHARGING_POINTS_PER_NEV_AIM,
+        completeness=completeness, by_category=by_category, by_month=by_month,
+        cities=tuple(cities),
+        city_targets_total=sum(c.target or 0 for c in cities),
+        cities_without_target=sum(1 for c in cities if c.target is None))
+
+
+def city_progress(session: Session, city: City, basis: str = "reported",
+                  through: str | None = None, *, today: date | None = None) -> CityProgress:
+    """One city's figures (as in its row of national_progress) and its month-by-month path.
+
+    Works for an inactive city too (its own page stays readable).
+    """
+    basis = parse_basis(basis)
+    programme = get_programme(session)
+    win = window(programme, through, today)
+    figures = _city_figures(session, basis, win, [city.id])[0]
+    by_month = _by_month(session, basis, win, [city.id])
+    return CityProgress(
+        basis=basis, window=win, city=figures, by_month=by_month,
+        projection=project(by_month, win, figures.target),
+        expected_by_now=(round(figures.target * win.elapsed_share)
+                         if figures.target is not None else None))
+
+
+def completeness_grid(session: Session, through: str | None = None, *,
+                      today: date | None = None,
+                      city_ids: Sequence[int] | None = None) -> Grid:
+    """Every active city (or the cities given) × every month first..through, with states.
+
+    States follow fleet.returns.month_state; the counts per row and column are tallied
+    from the same states, so they match the cells shown.
+    """
+    programme = get_programme(session)
+    win = window(programme, through, today)
+    months = tuple(win.periods)
+    dues = {p: due_date(programme, p) for p in months}
+    stmt = (select(MonthlyReturn.city_id, MonthlyReturn.period, MonthlyReturn.status,
+                   MonthlyReturn.submitted_late, MonthlyReturn.id)
+            .join(City, City.id == MonthlyReturn.city_id)
+            .where(MonthlyReturn.period >= win.first_period,
+                   MonthlyReturn.period <= win.through))
+    found = {(city_id, period): (status, late, rid)
+             for city_id, period, status, late, rid in _rows(session, _scope(stmt, city_ids))}
+    due_set = set(win.due_months)
+    rows = []
+    column_counts = [[0] * 6 for _ in months]
+    column_states = [dict.fromkeys(GRID_STATES, 0) for _ in months]
+    for city_id, code, name_zh, name_en, *_ in _cities(session, city_ids):
+        cells, states = [], dict.fromkeys(GRID_STATES, 0)
+        received = late = returned = 0
+        for i, period in enumerate(months):
+            status, submitted_late, rid = found.get((city_id, period), (None, False, None))
+            state = month_state(status, period, dues[period], win.today)
+            is_late = bool(submitted_late) and status in COUNTED
+            cells.append(GridCell(period, state, is_late, rid, dues[period]))
+            states[state] += 1
+            column_states[i][state] += 1
+            if period in due_set:
+                r, lt, rt = status in COUNTED, is_late, state == "returned"
+                received += r
+                late += lt
+                returned += rt
+                column_counts[i][1] += r
+                column_counts[i][2] += lt
+                column_counts[i][3] += rt
+                column_counts[i][0] += 1
+        rows.append(GridRow(city_id, code, name_zh, name_en, tuple(cells),
+                            _completeness(win, received, late, returned), states))
+    columns = tuple(Completeness(expected=e, received=r, on_time=r - lt, late=lt,
+                                 missing=e - r, returned=rt)
+                    for e, r, lt, rt, *_ in column_counts)
+    total = Completeness()
+    for row in rows:
+        total = total + row.counts
+    return Grid(win, months, tuple(rows), columns, tuple(column_states), total)
+
+
+def flat_rows(session: Session, basis: str = "reported", through: str | None = None, *,
+              today: date | None = None) -> Iterator[FlatRow]:
+    """The flat data behind Progress: one row per city, month, category and powertrain.
+
+    Only returns counted on `basis`, months first..through, active cities; ordered by month,
+    city code, category order, powertrain order. Streamed, so it stays small in memory.
+    """
+    basis = parse_basis(basis)
+    win = window(get_programme(session), through, today)
+    stmt = (select(City.code, City.name_zh, City.name_en, MonthlyReturn.period,
+                   MonthlyReturn.status, MonthlyReturn.submitted_late, ReturnLine.category,
+                   func.sum(ReturnLine.bev), func.sum(ReturnLine.phev),
+                   func.sum(ReturnLine.fcev))
+            .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)
+            .join(City, City.id == MonthlyReturn.city_id)
+            .where(_counted(basis, win), City.active.is_(True))
+            .group_by(City.code, City.name_zh, City.name_en, MonthlyReturn.period,
+                      MonthlyReturn.status, MonthlyReturn.submitted_late,
+                      ReturnLine.category, ReturnLine.position)
+            .order_by(MonthlyReturn.period, City.code, ReturnLine.position)
+            .execution_options(yield_per=2000))
+    for code, zh, en, period, status, late, category, *counts in _rows(session, stmt):
+        for powertrain, count in zip(POWERTRAIN_CODES, counts, strict=True):
+            yield FlatRow(code, zh, en, period, category, powertrain, int(count or 0),
+                          status, bool(late))
+
+
+# --- data version -------------------------------------------------------------------------------
+
+def data_version(session: Session) -> str:
+    """A short fingerprint of everything the figures depend on, in one cheap query.
+
+    It moves when a return is added, deleted or changed (fleet.returns touches the return's
+    `updated_at` and `version` whenever its lines change), when a city's target, name or
+    active flag changes, or when the programme settings change. Figures and charts are
+    cached under it.
+    """
+    r, c = MonthlyReturn, City
+    returns = select(func.count(r.id), func.max(r.id), func.sum(r.version),
+                     func.max(r.updated_at),
+                     func.sum(case((r.status == "approved", r.id), else_=0)),
+                     func.sum(r.charging_points + 3 * r.swap_stations)).subquery()
+    cities = select(func.count(c.id), func.sum(c.id * func.coalesce(c.nev_target, -1)),
+                    func.sum(case((c.active.is_(True), c.id), else_=0)),
+                    func.sum(func.length(c.name_zh) * c.id + func.length(c.name_en))
+                    ).subquery()
+    settings = select(func.max(Programme.updated_at), func.max(Programme.national_target),
+                      select(func.max(AuditEvent.id))
+                      .where(AuditEvent.target_type.in_(("city", "programme")))
+                      .scalar_subquery()).subquery()
+    # Three one-row aggregates side by side: one round trip.
+    parts = (select(*returns.c, *cities.c, *settings.c)
+             .select_from(returns).join(cities, true()).join(settings, true()))
+    values = _rows(session, parts).one()
+    return sha1(repr(tuple(values)).encode()).hexdigest()[:16]
+
+
+__all__ = [
+    "BASES", "BASIS_STATUSES", "GRID_STATES", "RUN_RATE_MONTHS",
+    "CategoryFigures", "CityFigures", "CityProgress", "Completeness", "FlatRow", "Grid",
+    "GridCell", "GridRow", "MonthFigures", "Progress", "Projection", "Window",
+    "city_progress", "completeness_grid", "data_version", "default_through", "flat_rows",
+    "national_progress", "parse_basis", "project", "window",
+]

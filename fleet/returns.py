@@ -274,27 +274,11 @@ def _reason(reason: str) -> str:
     return reason
 
 
-def send_back(session: Session, actor: Actor, ret: MonthlyReturn, reason: str,
-              expected_version: int | None, *, now: datetime | None = None) -> None:
-    """Ministry returns a submitted return to the city with a reason."""
-    before = _review_transition(actor, ret, expected_version, "submitted",
-                                _l("Only a submitted return can be sent back."))
-    reason = _reason(reason)
-    ret.status = "returned"
-    ret.reviewed_at = now or utcnow()
-    ret.reviewed_by_id = actor.user_id
-    ret.review_comment = reason
-    _flush(session)
-    record_event(session, actor, "return.send_back", "return", ret.id, before,
-                 {"status": "returned", "reason": reason},
-                 detail=f"{ret.city.code} {ret.period}")
-
-
-def reopen_return(session: Session, actor: Actor, ret: MonthlyReturn, reason: str,
-                  expected_version: int | None, *, now: datetime | None = None) -> None:
-    """Ministry unlocks an approved return so the city can correct it (with a reason)."""
-    before = _review_transition(actor, ret, expected_version, "approved",
-                                _l("Only an approved return can be reopened."))
+def _back_to_city(session: Session, actor: Actor, ret: MonthlyReturn, reason: str,
+                  expected_version: int | None, now: datetime | None, *, allowed_from: str,
+                  refusal, action: str) -> None:
+    """Send a return back to the city for correction, with the reviewer's reason."""
+    before = _review_transition(actor, ret, expected_version, allowed_from, refusal)
     reason = _reason(reason)
     ret.status = "returned"
     ret.reviewed_at = now or utcnow()
@@ -303,9 +287,25 @@ def reopen_return(session: Session, actor: Actor, ret: MonthlyReturn, reason: st
     ret.approved_at = None
     ret.approved_by_id = None
     _flush(session)
-    record_event(session, actor, "return.reopen", "return", ret.id, before,
+    record_event(session, actor, action, "return", ret.id, before,
                  {"status": "returned", "reason": reason},
                  detail=f"{ret.city.code} {ret.period}")
+
+
+def send_back(session: Session, actor: Actor, ret: MonthlyReturn, reason: str,
+              expected_version: int | None, *, now: datetime | None = None) -> None:
+    """Ministry returns a submitted return to the city with a reason."""
+    _back_to_city(session, actor, ret, reason, expected_version, now,
+                  allowed_from="submitted", action="return.send_back",
+                  refusal=_l("Only a submitted return can be sent back."))
+
+
+def reopen_return(session: Session, actor: Actor, ret: MonthlyReturn, reason: str,
+                  expected_version: int | None, *, now: datetime | None = None) -> None:
+    """Ministry unlocks an approved return so the city can correct it (with a reason)."""
+    _back_to_city(session, actor, ret, reason, expected_version, now,
+                  allowed_from="approved", action="return.reopen",
+                  refusal=_l("Only an approved return can be reopened."))
 
 
 # --- revisions --------------------------------------------------------------------------------

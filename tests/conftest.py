@@ -125,3 +125,12 @@ def users(app, cities):
         "city": make_user("shenzhen", "city", city_by_code(db.session, "440300")),
         "other_city": make_user("beijing", "city", city_by_code(db.session, "110000")),
     }
+
+
+@pytest.fixture
+def setup(users):
+    """Users of every role, and a reporting window that includes today."""
+    from .returns_helpers import window_around_today
+
+    window_around_today()
+    return users

@@ -1,6 +1,9 @@
 """Helpers for the return tests: a window around today, and form data."""
 
+from sqlalchemy import select
+
 from fleet.extensions import db
+from fleet.models import MonthlyReturn
 from fleet.periods import add_months, period_of
 from fleet.programme import get_programme, local_today
 from fleet.rules import NUMBER_FIELDS
@@ -26,3 +29,11 @@ def form_data(version, action="save", **values) -> dict:
     data["version"] = str(version)
     data[action] = "1"
     return data
+
+
+def the_return(code: str = "440300", period: str | None = None) -> MonthlyReturn | None:
+    """The city's return for the month (this month by default), read fresh."""
+    db.session.expire_all()
+    return db.session.scalar(select(MonthlyReturn).join(MonthlyReturn.city)
+                             .where(MonthlyReturn.period == (period or this_month()))
+                             .where(MonthlyReturn.city.has(code=code)))

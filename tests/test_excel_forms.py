@@ -18,15 +18,9 @@ from fleet.rules import MAX_MONTHLY_COUNT
 
 from .excel_helpers import libreoffice_roundtrip
 from .factories import make_return, make_user
-from .returns_helpers import this_month, window_around_today
+from .returns_helpers import this_month
 
 INPUTS = [f"{c}{r}" for r in range(7, 15) for c in "BCDF"] + ["B18", "B19", "A22"]
-
-
-@pytest.fixture
-def setup(app, users):
-    window_around_today()
-    return users
 
 
 def open_book(data: bytes, **kwargs):

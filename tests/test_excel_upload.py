@@ -17,25 +17,12 @@ from fleet.cities import city_by_code
 from fleet.excel.safety import UnsafeFile, check_xlsx
 from fleet.excel.template import build_return_template
 from fleet.extensions import db
-from fleet.models import AuditEvent, MonthlyReturn
+from fleet.models import AuditEvent
 from fleet.periods import add_months
 
 from .excel_helpers import fill, libreoffice_roundtrip, rezip
 from .factories import make_return
-from .returns_helpers import this_month, window_around_today
-
-
-@pytest.fixture
-def setup(app, users):
-    window_around_today()
-    return users
-
-
-def the_return(code="440300", period=None):
-    db.session.expire_all()
-    return db.session.scalar(select(MonthlyReturn).join(MonthlyReturn.city)
-                             .where(MonthlyReturn.period == (period or this_month()))
-                             .where(MonthlyReturn.city.has(code=code)))
+from .returns_helpers import the_return, this_month
 
 
 def download_template(client, period=None) -> bytes:

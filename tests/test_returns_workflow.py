@@ -15,20 +15,7 @@ from fleet.periods import add_months
 from fleet.programme import get_programme
 
 from .factories import make_return
-from .returns_helpers import form_data, this_month, window_around_today
-
-
-@pytest.fixture
-def setup(app, users):
-    window_around_today()
-    return users
-
-
-def the_return(code="440300", period=None):
-    db.session.expire_all()
-    return db.session.scalar(select(MonthlyReturn).join(MonthlyReturn.city)
-                             .where(MonthlyReturn.period == (period or this_month()))
-                             .where(MonthlyReturn.city.has(code=code)))
+from .returns_helpers import form_data, the_return, this_month
 
 
 def actions(ret):

@@ -605,11 +605,13 @@ def completeness_grid(session: Session, through: str | None = None, *,
 
 
 def flat_rows(session: Session, basis: str = "reported", through: str | None = None, *,
-              today: date | None = None) -> Iterator[FlatRow]:
+              today: date | None = None,
+              city_ids: Sequence[int] | None = None) -> Iterator[FlatRow]:
     """The flat data behind Progress: one row per city, month, category and powertrain.
 
-    Only returns counted on `basis`, months first..through, active cities; ordered by month,
-    city code, category order, powertrain order. Streamed, so it stays small in memory.
+    Only returns counted on `basis`, months first..through, active cities (or exactly
+    `city_ids`, for one city's own files); ordered by month, city code, category order,
+    powertrain order. Streamed, so it stays small in memory.
     """
     basis = parse_basis(basis)
     win = window(get_programme(session), through, today)
@@ -619,12 +621,13 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
                    func.sum(ReturnLine.fcev))
             .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)
             .join(City, City.id == MonthlyReturn.city_id)
-            .where(_counted(basis, win), City.active.is_(True))
+            .where(_counted(basis, win))
             .group_by(City.code, City.name_zh, City.name_en, MonthlyReturn.period,
                       MonthlyReturn.status, MonthlyReturn.submitted_late,
                       ReturnLine.category, ReturnLine.position)
             .order_by(MonthlyReturn.period, City.code, ReturnLine.position)
             .execution_options(yield_per=2000))
+    stmt = _scope(stmt, city_ids)
     for code, zh, en, period, status, late, category, *counts in _rows(session, stmt):
         for powertrain, count in zip(POWERTRAIN_CODES, counts, strict=True):
             yield FlatRow(code, zh, en, period, category, powertrain, int(count or 0),

@@ -57,10 +57,8 @@ def attachment(body: bytes, mimetype: str, name: str) -> Response:
 
 
 def _flat(basis: str, through: str | None, city: City | None):
-    rows = figures.flat_rows(db.session, basis, through)
-    if city is None:
-        return rows
-    return (row for row in rows if row.city_code == city.code)
+    return figures.flat_rows(db.session, basis, through,
+                             city_ids=None if city is None else [city.id])
 
 
 def summary_response(basis: str, through: str | None, city: City | None,

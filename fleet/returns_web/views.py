@@ -81,6 +81,8 @@ def edit(period: str):
         "returns/form.html", form=form, ret=ret, period=period, city=city, editable=editable,
         period_problems=[p.message for p in period_problems], errors=errors,
         warnings=warnings, due=due_date(programme, period),
+        state=returns.month_state(ret.status if ret else None, period,
+                                  due_date(programme, period), local_today()),
         label=lambda name: field_label(name, lang()))
 
 

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from .accounts import PasswordPolicy
 from .audit import Actor, record_event
 from .extensions import db
-from .periods import format_period
+from .periods import format_period, parse_period
 from .programme import get_programme
 
 
@@ -54,6 +54,14 @@ def roles_required(*roles: str):
         return wrapped
 
     return decorator
+
+
+def period_or_404(text: str) -> str:
+    """A month from the URL ('2025-09'), or 404 for anything else."""
+    try:
+        return parse_period(text)
+    except ValueError:
+        abort(404)
 
 
 def safe_next(target: str | None, default: str) -> str:

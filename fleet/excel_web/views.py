@@ -13,10 +13,9 @@ from ..excel.filled import build_filled_return
 from ..excel.template import build_return_template
 from ..excel.upload import UploadRejected, apply_upload, preview_upload
 from ..extensions import db
-from ..periods import parse_period
 from ..programme import get_programme
 from ..rules import field_label
-from ..web import current_actor, format_period_for_user, lang, roles_required
+from ..web import current_actor, format_period_for_user, lang, period_or_404, roles_required
 from . import bp, downloads
 from .forms import ConfirmForm, UploadForm
 
@@ -24,18 +23,11 @@ from .forms import ConfirmForm, UploadForm
 CONFIRM_MAX_AGE = 3600
 
 
-def _period_or_404(period: str) -> str:
-    try:
-        return parse_period(period)
-    except ValueError:
-        abort(404)
-
-
 @bp.route("/returns/<period>/template.xlsx")
 @roles_required("city")
 def template(period: str):
     """The blank return template of the user's own city for the month."""
-    period = _period_or_404(period)
+    period = period_or_404(period)
     problems = returns.period_problems(get_programme(db.session), period)
     if problems:
         flash(problems[0].message, "danger")
@@ -76,7 +68,7 @@ def _unsign(token: str, city, period: str) -> dict | None:
 @roles_required("city")
 def upload(period: str):
     """Upload a filled template; the dry run shows what would change, and saves nothing."""
-    period = _period_or_404(period)
+    period = period_or_404(period)
     city = current_user.city  # always the user's own city, whatever the request says
     form = UploadForm()
     ret = returns.find_return(db.session, city, period)
@@ -106,7 +98,7 @@ def upload(period: str):
 @roles_required("city")
 def confirm(period: str):
     """Save the checked values of an upload into the return (draft), all or nothing."""
-    period = _period_or_404(period)
+    period = period_or_404(period)
     city = current_user.city
     form = ConfirmForm()
     if not form.validate_on_submit():
@@ -149,7 +141,7 @@ def confirm(period: str):
 @login_required
 def filled(code: str, period: str):
     """A city-month's return as a printable form; a city user gets only its own city's."""
-    period = _period_or_404(period)
+    period = period_or_404(period)
     city = city_by_code(db.session, code)
     if city is None or not returns.can_view(current_actor(), city):
         abort(404)

@@ -1,16 +1,15 @@
 """Views of the city bureau: the list of months and the return form."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import returns
 from ..errors import DomainError, StaleData
 from ..extensions import db
-from ..periods import parse_period
 from ..programme import due_date, get_programme, local_today
 from ..rules import field_label
-from ..web import current_actor, format_period_for_user, lang, roles_required
+from ..web import current_actor, format_period_for_user, lang, period_or_404, roles_required
 from . import bp
 from .forms import ReturnForm, raw_values
 
@@ -24,18 +23,11 @@ def index():
     return render_template("returns/index.html", rows=rows, today=local_today())
 
 
-def _period_or_404(period: str) -> str:
-    try:
-        return parse_period(period)
-    except ValueError:
-        abort(404)
-
-
 @bp.route("/returns/<period>", methods=["GET", "POST"])
 @roles_required("city")
 def edit(period: str):
     """The return form of one month: save as draft, or submit."""
-    period = _period_or_404(period)
+    period = period_or_404(period)
     city = current_user.city  # always the user's own city, whatever the request says
     programme = get_programme(db.session)
     ret = returns.find_return(db.session, city, period)

@@ -37,7 +37,8 @@ test-postgres: install-dev
 	FLEET_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest
 
 lint: install-dev
-	$(BIN)/ruff check fleet tests scripts
+	$(BIN)/ruff check fleet tests scripts bench
+	$(BIN)/lint-imports
 
 translations: install-dev
 	$(BIN)/python scripts/i18n.py

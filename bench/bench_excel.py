@@ -44,12 +44,12 @@ def make_app(folder: str):
 
 def two_years_of_returns(session) -> None:
     """25 pilot cities × 24 months, every category and powertrain filled, mostly approved."""
-    from fleet.audit import Actor
-    from fleet.cities import load_pilot_cities
+    from fleet.domain.audit import Actor
+    from fleet.domain.cities import load_pilot_cities
+    from fleet.domain.periods import months_between
+    from fleet.domain.programme import get_programme
+    from fleet.domain.reference import CATEGORIES
     from fleet.models import City, MonthlyReturn, ReturnLine
-    from fleet.periods import months_between
-    from fleet.programme import get_programme
-    from fleet.reference import CATEGORIES
 
     load_pilot_cities(session, Actor.system("bench"))
     programme = get_programme(session)
@@ -74,9 +74,9 @@ def two_years_of_returns(session) -> None:
 def bench_summary(app) -> None:
     from datetime import date
 
-    from fleet import figures
-    from fleet.excel.flat import build_flat_csv
-    from fleet.excel.summary import build_summary_workbook
+    from fleet.domain import figures
+    from fleet.domain.excel.flat import build_flat_csv
+    from fleet.domain.excel.summary import build_summary_workbook
     from fleet.extensions import db
 
     today = date(2027, 1, 20)  # every month of the window is due
@@ -100,10 +100,10 @@ def bench_summary(app) -> None:
 def bench_upload(app) -> None:
     import openpyxl
 
-    from fleet.audit import Actor
-    from fleet.cities import city_by_code
-    from fleet.excel.template import build_return_template
-    from fleet.excel.upload import preview_upload, read_return_upload
+    from fleet.domain.audit import Actor
+    from fleet.domain.cities import city_by_code
+    from fleet.domain.excel.template import build_return_template
+    from fleet.domain.excel.upload import preview_upload, read_return_upload
     from fleet.extensions import db
     from fleet.models import User
 
@@ -119,7 +119,7 @@ def bench_upload(app) -> None:
         wb.save(out)
         data = out.getvalue()
         # The dry run needs a return the city may still edit.
-        from fleet.returns import find_return
+        from fleet.domain.returns import find_return
 
         find_return(db.session, city, "2026-06").status = "draft"
         user = User(username="bench-city", role="city", city=city, password_hash="x")
@@ -138,10 +138,10 @@ def bench_upload(app) -> None:
 
 
 def synthetic_rows(cities: int, months: int = 24):
-    """FlatRows as fleet.figures.flat_rows yields them, for `cities` made-up cities."""
-    from fleet.figures import FlatRow
-    from fleet.periods import add_months
-    from fleet.reference import CATEGORY_CODES, POWERTRAIN_CODES
+    """FlatRows as fleet.domain.figures.flat_rows yields them, for `cities` made-up cities."""
+    from fleet.domain.figures import FlatRow
+    from fleet.domain.periods import add_months
+    from fleet.domain.reference import CATEGORY_CODES, POWERTRAIN_CODES
 
     rnd = random.Random(1)
     for m in range(months):
@@ -157,9 +157,9 @@ def synthetic_rows(cities: int, months: int = 24):
 
 def scale_child(app, cities: int, what: str) -> None:
     """One measurement in this (fresh) process: time and peak memory for `cities` cities."""
-    from fleet import figures
-    from fleet.excel.flat import write_flat_csv
-    from fleet.excel.summary import write_summary_workbook
+    from fleet.domain import figures
+    from fleet.domain.excel.flat import write_flat_csv
+    from fleet.domain.excel.summary import write_summary_workbook
     from fleet.extensions import db
 
     with app.app_context(), tempfile.TemporaryFile() as out:

@@ -28,9 +28,10 @@ THROUGH = "2026-12"
 def build(tmp: str, cities: int):
     from werkzeug.security import generate_password_hash
 
-    from fleet import create_app, demo
-    from fleet.audit import Actor
-    from fleet.cities import load_pilot_cities
+    from fleet import create_app
+    from fleet.domain import demo
+    from fleet.domain.audit import Actor
+    from fleet.domain.cities import load_pilot_cities
     from fleet.extensions import db
     from fleet.models import City, User
 

@@ -112,23 +112,24 @@ def select_locale() -> str:
 
 
 def register_blueprints(app: Flask) -> None:
+    """One blueprint per audience; none imports another."""
+    from . import cache
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
-    from .excel_web import bp as excel_bp
     from .main import bp as main_bp
     from .progress import bp as progress_bp
-    from .returns_web import bp as returns_bp
+    from .returns import bp as returns_bp
     from .review import bp as review_bp
 
+    cache.init_app(app)
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
-    app.register_blueprint(progress_bp, url_prefix="/progress")
+    app.register_blueprint(progress_bp)
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(returns_bp)
     app.register_blueprint(review_bp, url_prefix="/review")
-    app.register_blueprint(excel_bp)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -176,7 +177,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from . import web
-    from .reference import CATEGORIES, POWERTRAINS
+    from .domain.reference import CATEGORIES, POWERTRAINS
 
     app.jinja_env.filters["num"] = web.format_number
     app.jinja_env.filters["pct"] = web.format_percent

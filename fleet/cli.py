@@ -7,12 +7,12 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from . import accounts, cities
-from .audit import Actor
-from .errors import DomainError
+from .domain import accounts, cities
+from .domain.audit import Actor
+from .domain.errors import DomainError
+from .domain.programme import get_programme
 from .extensions import db
 from .models import User
-from .programme import get_programme
 
 fleet_cli = AppGroup("fleet", help="Fleet administration commands.")
 
@@ -98,7 +98,7 @@ def demo_command(seed: int, through: str | None, replace: bool, clear: bool):
     Refuses if any return exists, unless it is demo data and --replace is given. Pages show
     a banner while demo data is loaded; --clear removes it (real returns are never touched).
     """
-    from . import demo
+    from .domain import demo
 
     actor = Actor.system("fleet demo")
     try:

@@ -1,4 +1,6 @@
-"""Helpers shared by the views: the acting user, role checks, formatting for templates."""
+"""What every view shares: the acting user, role checks, the one parser of the figures'
+parameters (basis, through, city scope), the cities a user may see, files as attachments,
+and formatting for templates."""
 
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import wraps
@@ -6,15 +8,23 @@ from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
-from flask import abort, current_app, request
+from flask import Response, abort, current_app, g, request
 from flask_babel import get_locale, to_user_timezone
 from flask_login import current_user, login_required
 
-from .accounts import PasswordPolicy
-from .audit import Actor, record_event
+from .domain import figures
+from .domain.accounts import PasswordPolicy
+from .domain.audit import Actor, record_event
+from .domain.cities import city_by_code
+from .domain.periods import format_period, parse_period
+from .domain.programme import get_programme
+from .domain.returns import can_view
 from .extensions import db
-from .periods import format_period, parse_period
-from .programme import get_programme
+from .models import City
+
+# The roles that read every city's figures (the ministry's side of the house).
+MINISTRY_SIDE = ("ministry", "viewer", "admin")
+BAD_FIGURE_PARAMETERS = "basis is reported or verified; through is YYYY-MM"
 
 
 def lang() -> str:
@@ -62,6 +72,54 @@ def period_or_404(text: str) -> str:
         return parse_period(text)
     except ValueError:
         abort(404)
+
+
+def basis_and_through() -> tuple[str, str | None]:
+    """?basis=reported|verified and ?through=YYYY-MM (the last month included; None: the
+    default month), parsed once per request for every page, file and API call; 400 when
+    malformed."""
+    if "fleet_figure_args" not in g:
+        try:
+            basis = figures.parse_basis(request.args.get("basis"))
+            text = request.args.get("through")
+            through = parse_period(text) if text else None
+        except ValueError:
+            abort(400, description=BAD_FIGURE_PARAMETERS)
+        g.fleet_figure_args = (basis, through)
+    return g.fleet_figure_args
+
+
+def visible_city(code: str) -> City:
+    """The city of this code if the user may see it (fleet.domain.returns.can_view);
+    404 otherwise, and an audited refusal when it exists but belongs to someone else."""
+    city = city_by_code(db.session, code.strip())
+    if city is None:
+        abort(404)
+    if not can_view(current_actor(), city):
+        refuse(404)
+    return city
+
+
+def city_scope() -> City | None:
+    """The city whose figures the user gets (?city=CODE), or None for the nation: a city user
+    always gets its own city, and 404 for another one."""
+    code = (request.args.get("city") or "").strip() or None
+    if code is None:
+        return current_user.city if current_user.role == "city" else None
+    return visible_city(code)
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+
+
+def attachment(body: bytes, mimetype: str, name: str) -> Response:
+    """A file to download, never cached by a shared proxy."""
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.cache_control.private = True
+    response.cache_control.no_store = True
+    return response
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -116,7 +116,7 @@ def cities(app):
 @pytest.fixture
 def users(app, cities):
     """One user of each role; the city user belongs to Shenzhen, another to Beijing."""
-    from fleet.cities import city_by_code
+    from fleet.domain.cities import city_by_code
 
     return {
         "admin": make_user("admin1", "admin"),

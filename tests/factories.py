@@ -2,11 +2,11 @@
 
 from werkzeug.security import generate_password_hash
 
-from fleet.audit import Actor
-from fleet.cities import city_by_code, load_pilot_cities
+from fleet.domain.audit import Actor
+from fleet.domain.cities import city_by_code, load_pilot_cities
+from fleet.domain.reference import CATEGORIES
 from fleet.extensions import db
 from fleet.models import City, MonthlyReturn, ReturnLine, User
-from fleet.reference import CATEGORIES
 
 PASSWORD = "Test-Passw0rd!"
 

@@ -2,11 +2,11 @@
 
 from sqlalchemy import select
 
+from fleet.domain.periods import add_months, period_of
+from fleet.domain.programme import get_programme, local_today
+from fleet.domain.rules import NUMBER_FIELDS
 from fleet.extensions import db
 from fleet.models import MonthlyReturn
-from fleet.periods import add_months, period_of
-from fleet.programme import get_programme, local_today
-from fleet.rules import NUMBER_FIELDS
 
 
 def this_month() -> str:

@@ -2,10 +2,10 @@
 
 from sqlalchemy import select
 
-from fleet.cities import city_by_code
+from fleet.domain.cities import city_by_code
+from fleet.domain.programme import get_programme
 from fleet.extensions import db
 from fleet.models import AuditEvent, User
-from fleet.programme import get_programme
 
 from .factories import PASSWORD
 

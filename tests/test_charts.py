@@ -1,5 +1,10 @@
 """Charts: a real CJK font, no missing glyphs, PNG and SVG, cached per data version."""
 
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import warnings
 from datetime import date
 
@@ -8,7 +13,8 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from fleet import charts, figures
+from fleet.domain import charts, figures
+from fleet.domain.periods import months_between
 from fleet.extensions import db
 
 from .factories import make_return
@@ -31,14 +37,83 @@ def drawn_texts(fig: Figure) -> list[Text]:
     return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
 
 
-def test_the_font_is_the_bundled_noto_cjk():
-    found = font_manager.findfont(font_manager.FontProperties(family=charts.FONT_FAMILY),
-                                  fallback_to_default=False)
-    assert found == charts.FONT_PATH and found.endswith("NotoSansCJK-Regular.ttc")
-    assert found.face_index == 2  # the Simplified Chinese face of the collection
-    charts.register_font()  # registering again adds nothing
-    assert sum(e.fname == charts.FONT_PATH and e.name == charts.FONT_FAMILY
-               for e in font_manager.fontManager.ttflist) == 1
+def test_every_text_is_drawn_from_the_shipped_font_file_in_a_cold_process(tmp_path):
+    """Whatever fonts the system has (fonts-noto-cjk installed or not) and with an empty
+    matplotlib cache, every text of every chart is drawn from the file that the
+    noto-cjk-sans-otc package ships, face SC, and no glyph is missing."""
+    script = textwrap.dedent("""
+        import json, warnings
+        from datetime import date
+        from matplotlib.text import Text
+        from matplotlib import font_manager
+        from fleet.domain import charts
+        from fleet.domain.figures import (Completeness, MonthFigures, Progress, Projection,
+                                          Window, CityFigures)
+        win = Window("2025-01", "2026-12", "2025-03", date(2025, 4, 20), 24, 3, ("2025-01",))
+        months = tuple(MonthFigures(p, 5, 3, 1, 1, 9, 5 * (i + 1), 2, 0,
+                                    {c: (1 if c == "bus" else 0) for c in
+                                     ("official", "bus", "sanitation", "taxi", "postal",
+                                      "logistics", "airport", "heavy_truck")})
+                       for i, p in enumerate(("2025-01", "2025-02", "2025-03")))
+        city = CityFigures(1, "440300", "深圳市", "Shenzhen", "广东省", 1, 100, 15, 0, 0, 15,
+                           20, 5, 0.15, 0.75, 3, 0, 0.2, Completeness(), (), True)
+        progress = Progress("reported", win, 700000, 15, 0, 0, 15, 20, 5, 15 / 700000,
+                            87500, Projection(45, 5.0, 3, 21, 700000, False), 0.75, 3, 0,
+                            0.2, 1.0, Completeness(), (), months, (city,), 100, 0)
+        found = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for kind in charts.KINDS:
+                fig = charts.FIGURES[kind](progress, "zh")
+                charts.render(fig, "png")
+                for text in fig.findobj(Text):
+                    if text.get_visible() and text.get_text().strip():
+                        path = font_manager.findfont(text.get_fontproperties())
+                        found.append([text.get_text(), str(path), path.face_index])
+        print(json.dumps({"texts": found,
+                          "glyph": [str(w.message) for w in caught if "Glyph" in str(w.message)]}))
+    """)
+    env = {**os.environ, "MPLCONFIGDIR": str(tmp_path)}  # an empty font cache
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=300, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["glyph"] == []
+    texts = result["texts"]
+    assert any("\u4e00" <= ch <= "\u9fff" for text, _, _ in texts for ch in text)
+    assert "深圳市" in [text for text, _, _ in texts]
+    for text, path, face in texts:
+        assert (path, face) == (charts.FONT_PATH, 2), (text, path, face)
+    assert charts.FONT_PATH.endswith("noto_cjk_sans_otc/NotoSansCJK-Regular.ttc")
+
+
+def test_a_charts_language_is_its_argument_even_outside_a_request():
+    """No app, no request: the title is in the language asked for."""
+    win = figures.Window("2025-01", "2026-12", "2025-03", TODAY, 24, 3, ())
+    progress = figures.Progress(
+        "reported", win, 700000, 0, 0, 0, 0, 0, 0, 0.0, 87500,
+        figures.Projection(None, 0.0, 0, 21, 700000, None), None, 0, 0, None, 1.0,
+        figures.Completeness(), (), (), (), 0, 0)
+    zh = charts.national_figure(progress, "zh").axes[0].get_title(loc="left")
+    en = charts.national_figure(progress, "en").axes[0].get_title(loc="left")
+    assert zh.startswith("全国累计新增推广新能源汽车与目标 — "), zh
+    assert en.startswith("National cumulative NEVs against the target"), en
+
+
+def test_the_charts_straight_path_is_the_pages_expected_by_now_at_every_month(data, app):
+    """The dotted path of the national chart passes, at each month, through the
+    expected_by_now that the dashboard shows when that month is `through`."""
+    through = "2026-12"
+    progress = figures.national_progress(db.session, "reported", "2025-03", today=TODAY)
+    fig = charts.national_figure(progress, "zh")
+    path = next(line for line in fig.axes[0].get_lines() if line.get_linestyle() == ":")
+    xs, ys = path.get_xdata(), path.get_ydata()
+    months = months_between(progress.window.first_period, through)
+    assert len(xs) == len(months) == progress.window.window_months
+    for x, y, month in zip(xs, ys, months, strict=True):
+        shown = figures.national_progress(db.session, "reported", month,
+                                          today=date(2027, 1, 20)).expected_by_now
+        assert (months[int(x)], y) == (month, shown)
+    assert ys[2] == 87500  # 2025-03: 3 of 24 months of 700,000
 
 
 def test_chinese_labels_render_with_the_cjk_font_and_no_missing_glyph(data, app):

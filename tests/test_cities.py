@@ -2,8 +2,8 @@
 
 from sqlalchemy import func, select
 
-from fleet.audit import Actor
-from fleet.cities import city_by_code, load_pilot_cities
+from fleet.domain.audit import Actor
+from fleet.domain.cities import city_by_code, load_pilot_cities
 from fleet.extensions import db
 from fleet.models import AuditEvent, City
 

@@ -5,11 +5,11 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from fleet import demo, figures
-from fleet.audit import Actor
+from fleet.domain import demo, figures
+from fleet.domain.audit import Actor
+from fleet.domain.programme import get_programme
 from fleet.extensions import db
 from fleet.models import AuditEvent, City, MonthlyReturn, ReturnLine, ReturnRevision
-from fleet.programme import get_programme
 
 from .factories import make_return
 

@@ -9,12 +9,12 @@ from datetime import datetime
 import openpyxl
 import pytest
 
-from fleet.cities import city_by_code
-from fleet.excel.template import build_return_template
+from fleet.domain.cities import city_by_code
+from fleet.domain.excel.template import build_return_template
+from fleet.domain.periods import add_months
+from fleet.domain.reference import CATEGORIES
+from fleet.domain.rules import MAX_MONTHLY_COUNT
 from fleet.extensions import db
-from fleet.periods import add_months
-from fleet.reference import CATEGORIES
-from fleet.rules import MAX_MONTHLY_COUNT
 
 from .excel_helpers import libreoffice_roundtrip
 from .factories import make_return, make_user

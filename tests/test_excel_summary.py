@@ -1,4 +1,4 @@
-"""The summary workbook and the flat CSV: the numbers of fleet.figures, formulas that a
+"""The summary workbook and the flat CSV: the numbers of fleet.domain.figures, formulas that a
 spreadsheet recalculates to the same totals, charts, filters, formats; who gets which file;
 the stable URLs for scripts; user text never becomes a formula."""
 
@@ -10,14 +10,14 @@ import zipfile
 import openpyxl
 import pytest
 
-from fleet import figures
-from fleet.cities import city_by_code
-from fleet.excel.flat import build_flat_csv
-from fleet.excel.summary import build_summary_workbook
+from fleet.domain import figures
+from fleet.domain.cities import city_by_code
+from fleet.domain.excel.flat import build_flat_csv
+from fleet.domain.excel.summary import build_summary_workbook
+from fleet.domain.periods import add_months
+from fleet.domain.reference import CATEGORIES
 from fleet.extensions import db
 from fleet.models import City
-from fleet.periods import add_months
-from fleet.reference import CATEGORIES
 
 from .excel_helpers import libreoffice_roundtrip
 from .factories import make_return
@@ -275,9 +275,9 @@ def test_the_download_links_partial(app):
     from flask import render_template_string
 
     with app.test_request_context():
-        national = render_template_string('{% include "excel/_summary_links.html" %}',
+        national = render_template_string('{% include "progress/_summary_links.html" %}',
                                           basis="verified", through="2026-03")
-        one = render_template_string('{% include "excel/_summary_links.html" %}',
+        one = render_template_string('{% include "progress/_summary_links.html" %}',
                                      basis="reported", through="2026-03",
                                      city=City(code="440300"))
     assert 'href="/excel/summary.xlsx?basis=verified&amp;through=2026-03"' in national

@@ -11,14 +11,14 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from fleet import returns
-from fleet.audit import Actor
-from fleet.cities import city_by_code
-from fleet.excel.safety import UnsafeFile, check_xlsx
-from fleet.excel.template import build_return_template
+from fleet.domain import returns
+from fleet.domain.audit import Actor
+from fleet.domain.cities import city_by_code
+from fleet.domain.excel.safety import UnsafeFile, check_xlsx
+from fleet.domain.excel.template import build_return_template
+from fleet.domain.periods import add_months
 from fleet.extensions import db
 from fleet.models import AuditEvent
-from fleet.periods import add_months
 
 from .excel_helpers import fill, libreoffice_roundtrip, rezip
 from .factories import make_return

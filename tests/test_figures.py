@@ -1,11 +1,11 @@
-"""fleet.figures against numbers worked out by hand on the small fixture described in
+"""fleet.domain.figures against numbers worked out by hand on the small fixture described in
 tests/progress_helpers.py, with today = 2025-04-20 (all three months past their due date)."""
 
 from datetime import date
 
 import pytest
 
-from fleet import figures
+from fleet.domain import figures
 from fleet.extensions import db
 
 from .factories import make_return

@@ -5,7 +5,7 @@ from pathlib import Path
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from fleet.periods import format_period
+from fleet.domain.periods import format_period
 
 CATALOG = Path(__file__).parent.parent / "fleet/translations/zh/LC_MESSAGES"
 

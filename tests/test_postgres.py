@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import IntegrityError
 
-from fleet.audit import Actor
-from fleet.cities import city_by_code
+from fleet.domain.audit import Actor
+from fleet.domain.cities import city_by_code
 from fleet.extensions import db
 
 URL = os.environ.get("FLEET_TEST_DATABASE_URL",
@@ -36,9 +36,9 @@ pytestmark = pytest.mark.skipif(not _reachable(URL),
 def test_init_and_a_return_on_postgresql(make_app):
     from flask_migrate import upgrade
 
-    from fleet import figures, returns
-    from fleet.periods import period_of
-    from fleet.programme import get_programme, local_today
+    from fleet.domain import figures, returns
+    from fleet.domain.periods import period_of
+    from fleet.domain.programme import get_programme, local_today
 
     app = make_app(create_tables=False, SQLALCHEMY_DATABASE_URI=URL)
     with app.app_context():

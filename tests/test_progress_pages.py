@@ -8,8 +8,8 @@ import re
 
 import pytest
 
+from fleet.domain.programme import get_programme
 from fleet.extensions import db
-from fleet.programme import get_programme
 
 from .progress_helpers import make_progress_fixture
 

@@ -5,8 +5,8 @@ from datetime import date
 
 from sqlalchemy import event
 
-from fleet import demo
-from fleet.audit import Actor
+from fleet.domain import demo
+from fleet.domain.audit import Actor
 from fleet.extensions import db
 from fleet.models import City
 

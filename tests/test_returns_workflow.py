@@ -6,13 +6,13 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
-from fleet import returns
-from fleet.audit import Actor
-from fleet.cities import city_by_code
+from fleet.domain import returns
+from fleet.domain.audit import Actor
+from fleet.domain.cities import city_by_code
+from fleet.domain.periods import add_months
+from fleet.domain.programme import get_programme
 from fleet.extensions import db
 from fleet.models import AuditEvent, MonthlyReturn, ReturnRevision
-from fleet.periods import add_months
-from fleet.programme import get_programme
 
 from .factories import make_return
 from .returns_helpers import form_data, the_return, this_month
@@ -265,7 +265,7 @@ def test_late_submission_is_recorded(app, setup):
     actor = Actor.of(setup["city"])
     period = add_months(this_month(), -3)
     programme = get_programme(db.session)
-    from fleet.programme import due_date
+    from fleet.domain.programme import due_date
 
     due = due_date(programme, period)
     on_time = datetime(due.year, due.month, due.day, 15, 0)  # 23:00 Beijing time, due day

@@ -1,8 +1,8 @@
-"""Each hard rule and each warning of fleet.rules."""
+"""Each hard rule and each warning of fleet.domain.rules."""
 
 import pytest
 
-from fleet.rules import (
+from fleet.domain.rules import (
     COUNT_FIELDS,
     MAX_MONTHLY_COUNT,
     NUMBER_FIELDS,

@@ -1,14 +1,14 @@
-"""Admin views: thin wrappers around fleet.accounts, fleet.cities and fleet.programme."""
+"""Admin views: thin wrappers around fleet.domain: accounts, cities and programme."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import accounts, cities
-from ..audit import recent_events
-from ..errors import DomainError
+from ..domain import accounts, cities
+from ..domain.audit import recent_events
+from ..domain.errors import DomainError
+from ..domain.programme import get_programme, update_programme
 from ..extensions import db
 from ..models import User
-from ..programme import get_programme, update_programme
 from ..web import current_actor, lang, password_policy, roles_required
 from . import bp
 from .forms import CityForm, EditUserForm, ProgrammeForm, ResetPasswordForm, UserForm

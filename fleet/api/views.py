@@ -1,14 +1,12 @@
-"""API views: JSON forms of fleet.figures values, within the user's rights."""
+"""API views: JSON forms of fleet.domain.figures values, within the user's rights."""
 
-from flask import abort, jsonify, request
-from flask_login import current_user, login_required
+from flask import jsonify
+from flask_login import login_required
 
-from .. import figures
-from ..cities import city_by_code
-from ..extensions import db
-from ..periods import parse_period
-from ..progress import data
-from ..reference import CATEGORY_BY_CODE
+from .. import cache
+from ..domain import figures
+from ..domain.reference import CATEGORY_BY_CODE
+from ..web import basis_and_through, city_scope
 from . import bp
 
 
@@ -77,25 +75,13 @@ def progress():
     The national headline always; the cities, categories and months of the nation, or of
     one city with ?city= (a city user always gets its own city, never another's).
     """
-    try:
-        basis = figures.parse_basis(request.args.get("basis"))
-        through = parse_period(request.args["through"]) if request.args.get("through") \
-            else None
-    except ValueError:
-        return jsonify(error="basis is reported or verified; through is YYYY-MM"), 400
-    code = request.args.get("city")
-    if current_user.role == "city":
-        if code and code != current_user.city.code:
-            abort(404)
-        code = current_user.city.code
-    national = data.national(basis, through)
+    basis, through = basis_and_through()
+    city = city_scope()
+    national = cache.national(basis, through)
     body = {"basis": basis, "through": national.through,
             "national": _headline(national)}
-    if code:
-        city = city_by_code(db.session, code)
-        if city is None:
-            abort(404)
-        detail = data.city(city, basis, through)
+    if city is not None:
+        detail = cache.city(city, basis, through)
         body["scope"] = {"city": city.code}
         body["cities"] = [_city(detail.city)]
         body["by_category"] = [_category(c) for c in detail.city.by_category]

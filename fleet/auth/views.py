@@ -4,10 +4,10 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from ..accounts import SignInRefused, authenticate
-from ..accounts import change_password as change_own_password
-from ..audit import record_event
-from ..errors import DomainError
+from ..domain.accounts import SignInRefused, authenticate
+from ..domain.accounts import change_password as change_own_password
+from ..domain.audit import record_event
+from ..domain.errors import DomainError
 from ..extensions import db
 from ..web import current_actor, password_policy, safe_next
 from . import bp

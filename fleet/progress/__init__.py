@@ -1,17 +1,9 @@
-"""National progress: the ministry's dashboard, the completeness grid, city pages, charts."""
+"""The ministry's side: national progress, the completeness grid, city pages, charts, and the
+files they offer (summary workbook, flat CSV, a city-month's filled return)."""
 
 from flask import Blueprint
 
-from ..charts import VersionedCache
-
+# No URL prefix: the pages live under /progress/, the files under /excel/.
 bp = Blueprint("progress", __name__)
 
-
-@bp.record_once
-def _caches(state) -> None:
-    # One cache of figures and one of rendered charts per application (per worker process).
-    state.app.extensions.setdefault("fleet.figures_cache", VersionedCache(64))
-    state.app.extensions.setdefault("fleet.chart_cache", VersionedCache(128))
-
-
-from . import views  # noqa: E402,F401
+from . import downloads, views  # noqa: E402,F401

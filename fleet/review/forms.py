@@ -6,7 +6,7 @@ from wtforms import HiddenField, TextAreaField
 
 
 class ReviewForm(FlaskForm):
-    """Approve, send back or reopen; the reason is checked by fleet.returns."""
+    """Approve, send back or reopen; the reason is checked by fleet.domain.returns."""
 
     version = HiddenField()
     reason = TextAreaField(_l("Reason (required to send back or reopen)"),

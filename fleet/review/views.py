@@ -5,13 +5,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import returns
-from ..audit import recent_events
-from ..errors import DomainError
+from ..domain import returns
+from ..domain.audit import recent_events
+from ..domain.errors import DomainError
+from ..domain.programme import due_date, get_programme
+from ..domain.rules import field_label
 from ..extensions import db
 from ..models import MonthlyReturn
-from ..programme import due_date, get_programme
-from ..rules import field_label
 from ..web import current_actor, format_period_for_user, lang, roles_required
 from . import bp
 from .forms import ReviewForm

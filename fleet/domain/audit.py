@@ -6,7 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, User
+from ..models import AuditEvent, User
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import coordinate_to_tuple
 from sqlalchemy.orm import Session
 
+from ...models import City, MonthlyReturn
 from .. import returns
 from ..audit import Actor, record_event
 from ..errors import DomainError, NotAllowed
-from ..models import City, MonthlyReturn
 from ..programme import get_programme
 from ..rules import NUMBER_FIELDS, Problem, parse_count
 from . import layout

@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..models import Programme
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError
-from .models import Programme
 from .periods import add_months, first_day, months_between, parse_period
 
 DEFAULTS = dict(

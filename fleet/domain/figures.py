@@ -20,7 +20,7 @@ from hashlib import sha1
 from sqlalchemy import and_, case, func, select, true
 from sqlalchemy.orm import Session
 
-from .models import AuditEvent, City, MonthlyReturn, Programme, ReturnLine
+from ..models import AuditEvent, City, MonthlyReturn, Programme, ReturnLine
 from .periods import add_months, months_between, parse_period, period_of
 from .programme import due_date, get_programme, local_today
 from .reference import CATEGORIES, CATEGORY_CODES, CHARGING_POINTS_PER_NEV_AIM, POWERTRAIN_CODES
@@ -148,6 +148,8 @@ class CityFigures:
     charging_per_nev: float | None  # charging points added per NEV added (aim 1.0)
     completeness: Completeness
     by_category: tuple[CategoryFigures, ...]
+    # Its share of its target is below the share of the window elapsed (None: no target).
+    behind_time: bool | None = None
 
     def name(self, lang: str) -> str:
         return self.name_zh if lang.startswith("zh") else self.name_en
@@ -180,6 +182,21 @@ class Window:
     def periods(self) -> list[str]:
         """Every month from the first through `through`."""
         return months_between(self.first_period, self.through)
+
+    def expected_by(self, target: int, elapsed_months: int) -> int:
+        """The straight-line path to `target`: where it stands once `elapsed_months` months
+        of the window are over (vehicles, rounded)."""
+        if not self.window_months:
+            return 0
+        return round(target * elapsed_months / self.window_months)
+
+    def straight_path(self, target: int) -> tuple[int, ...]:
+        """expected_by for each month of the whole window, first to last (the charts' path)."""
+        return tuple(self.expected_by(target, n) for n in range(1, self.window_months + 1))
+
+    def is_behind(self, pct_of_target: float | None) -> bool | None:
+        """Below the share of the window elapsed (None when there is no target)."""
+        return None if pct_of_target is None else pct_of_target < self.elapsed_share
 
 
 @dataclass(frozen=True)
@@ -483,7 +500,7 @@ def _city_figures(session: Session, basis: str, win: Window,
             pct_of_target=_ratio(nev, target), nev_share=_ratio(nev, all_new),
             charging_points=cp, swap_stations=sw, charging_per_nev=_ratio(cp, nev),
             completeness=_completeness(win, received, late, returned),
-            by_category=by_category))
+            by_category=by_category, behind_time=win.is_behind(_ratio(nev, target))))
     return out
 
 
@@ -523,7 +540,8 @@ def national_progress(session: Session, basis: str = "reported", through: str | 
     return Progress(
         basis=basis, window=win, target=target, bev=bev, phev=phev, fcev=fcev, nev=nev,
         all_new=all_new, this_month=sum(c.this_month for c in cities),
-        pct_of_target=nev / target, expected_by_now=round(target * win.elapsed_share),
+        pct_of_target=nev / target,
+        expected_by_now=win.expected_by(target, win.elapsed_months),
         projection=project(by_month, win, target), nev_share=_ratio(nev, all_new),
         charging_points=charging, swap_stations=sum(c.swap_stations for c in cities),
         charging_per_nev=_ratio(charging, nev), charging_aim=CHARGING_POINTS_PER_NEV_AIM,
@@ -547,7 +565,7 @@ def city_progress(session: Session, city: City, basis: str = "reported",
     return CityProgress(
         basis=basis, window=win, city=figures, by_month=by_month,
         projection=project(by_month, win, figures.target),
-        expected_by_now=(round(figures.target * win.elapsed_share)
+        expected_by_now=(win.expected_by(figures.target, win.elapsed_months)
                          if figures.target is not None else None))
 
 

@@ -1,22 +1,28 @@
-"""Views of Excel and CSV: the template, its upload (dry run, then confirm), the filled return,
-the summary workbook and the flat CSV."""
+"""The city's Excel round trip: the blank template of a month, its upload (a dry run that
+saves nothing), then the confirmation that saves the checked values into the draft."""
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from .. import returns
-from ..cities import city_by_code
-from ..errors import DomainError, StaleData
-from ..excel.filled import build_filled_return
-from ..excel.template import build_return_template
-from ..excel.upload import UploadRejected, apply_upload, preview_upload
+from ..domain import returns
+from ..domain.errors import DomainError, StaleData
+from ..domain.excel.template import build_return_template
+from ..domain.excel.upload import UploadRejected, apply_upload, preview_upload
+from ..domain.programme import get_programme
+from ..domain.rules import field_label
 from ..extensions import db
-from ..programme import get_programme
-from ..rules import field_label
-from ..web import current_actor, format_period_for_user, lang, period_or_404, roles_required
-from . import bp, downloads
+from ..web import (
+    XLSX,
+    attachment,
+    current_actor,
+    format_period_for_user,
+    lang,
+    period_or_404,
+    roles_required,
+)
+from . import bp
 from .forms import ConfirmForm, UploadForm
 
 # A dry run may be confirmed within this time; after it, upload the file again.
@@ -33,8 +39,8 @@ def template(period: str):
         flash(problems[0].message, "danger")
         return redirect(url_for("returns.edit", period=period))
     city = current_user.city
-    return downloads.attachment(build_return_template(city, period, lang()), downloads.XLSX,
-                       f"fleet-template-{city.code}-{period}.xlsx")
+    return attachment(build_return_template(city, period, lang()), XLSX,
+                      f"fleet-template-{city.code}-{period}.xlsx")
 
 
 # --- upload -------------------------------------------------------------------------------------
@@ -82,7 +88,7 @@ def upload(period: str):
             error = refused.message
         else:
             confirm = ConfirmForm(token=_sign(preview, city, period)) if preview.ok else None
-            return render_template("excel/preview.html", preview=preview, confirm=confirm,
+            return render_template("returns/upload_preview.html", preview=preview, confirm=confirm,
                                    form=UploadForm(formdata=None), period=period, city=city,
                                    ret=ret, label=lambda name: field_label(name, lang()))
         finally:
@@ -90,13 +96,13 @@ def upload(period: str):
     elif request.method == "POST":
         error = "; ".join(str(e) for e in form.file.errors) or _("Please choose the file to "
                                                                   "upload.")
-    return render_template("excel/upload.html", form=form, period=period, city=city, ret=ret,
+    return render_template("returns/upload.html", form=form, period=period, city=city, ret=ret,
                            error=error), (400 if error else 200)
 
 
 @bp.route("/returns/<period>/upload/confirm", methods=["POST"])
 @roles_required("city")
-def confirm(period: str):
+def upload_confirm(period: str):
     """Save the checked values of an upload into the return (draft), all or nothing."""
     period = period_or_404(period)
     city = current_user.city
@@ -107,7 +113,7 @@ def confirm(period: str):
     if payload is None:
         flash(_("This check of the upload has expired. Please upload the file again."),
               "warning")
-        return redirect(url_for("excel.upload", period=period))
+        return redirect(url_for("returns.upload", period=period))
     try:
         warnings = apply_upload(db.session, current_actor(), city, period, payload["values"],
                                 payload["cells"], payload["version"],
@@ -117,7 +123,7 @@ def confirm(period: str):
         flash(rejected.message, "danger")
         for problem in rejected.problems:
             flash(str(problem), "danger")
-        return redirect(url_for("excel.upload", period=period))
+        return redirect(url_for("returns.upload", period=period))
     except StaleData as stale:
         db.session.rollback()
         flash(stale.message, "warning")
@@ -133,42 +139,3 @@ def confirm(period: str):
     for warning in warnings:
         flash(str(warning), "warning")
     return redirect(url_for("returns.edit", period=period))
-
-
-# --- downloads ----------------------------------------------------------------------------------
-
-@bp.route("/excel/returns/<code>/<period>.xlsx")
-@login_required
-def filled(code: str, period: str):
-    """A city-month's return as a printable form; a city user gets only its own city's."""
-    period = period_or_404(period)
-    city = city_by_code(db.session, code)
-    if city is None or not returns.can_view(current_actor(), city):
-        abort(404)
-    ret = returns.find_return(db.session, city, period)
-    if ret is None:
-        abort(404)
-    return downloads.attachment(build_filled_return(ret, lang()), downloads.XLSX,
-                       f"fleet-return-{city.code}-{period}-{ret.status}.xlsx")
-
-
-def _parameters():
-    try:
-        basis, through, code = downloads.parameters(request.args)
-    except downloads.BadParameters:
-        abort(400)
-    return basis, through, downloads.scope_city(code)
-
-
-@bp.route("/excel/summary.xlsx")
-@login_required
-def summary():
-    """The summary workbook: national (or ?city=) for the ministry side, own city for a city."""
-    return downloads.summary_response(*_parameters(), lang())
-
-
-@bp.route("/excel/flat.csv")
-@login_required
-def flat_csv():
-    """The flat data as CSV (UTF-8 with BOM), on the same terms as the summary."""
-    return downloads.flat_csv_response(*_parameters(), lang())

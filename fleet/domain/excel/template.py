@@ -8,7 +8,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.protection import WorkbookProtection
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from ..models import City
+from ...models import City
 from ..periods import format_period
 from ..rules import MAX_MONTHLY_COUNT, MAX_NOTES_LENGTH
 from . import layout

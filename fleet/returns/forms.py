@@ -1,11 +1,12 @@
-"""The return form: one text input per number. The rules of fleet.rules validate the values
+"""The return form: one text input per number. The rules of fleet.domain.rules validate the values
 (not WTForms validators), so the form, the upload and the API apply exactly the same rules."""
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, StringField, TextAreaField
 
-from ..rules import MAX_NOTES_LENGTH, NUMBER_FIELDS
+from ..domain.rules import MAX_NOTES_LENGTH, NUMBER_FIELDS
 
 
 class ReturnForm(FlaskForm):
@@ -23,3 +24,16 @@ def raw_values(form: ReturnForm) -> dict[str, str]:
     raw = {name: form[name].data for name in NUMBER_FIELDS}
     raw["notes"] = form.notes.data or ""
     return raw
+
+
+class UploadForm(FlaskForm):
+    # The content is checked by fleet.domain.excel.safety, whatever the name says.
+    file = FileField(_l("Filled-in template (.xlsx)"),
+                     validators=[FileRequired(_l("Please choose the file to upload."))],
+                     render_kw={"accept": ".xlsx,application/vnd.openxmlformats-officedocument"
+                                          ".spreadsheetml.sheet"})
+
+
+class ConfirmForm(FlaskForm):
+    # The checked values of the dry run, signed by the server (see upload._sign).
+    token = HiddenField()

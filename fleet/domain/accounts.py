@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..models import City, User, utcnow
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError
-from .models import City, User, utcnow
 from .reference import ROLES
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")

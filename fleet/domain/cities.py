@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..models import City
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError
-from .models import City
 
 CITY_CODE = re.compile(r"^\d{6}$")
 
@@ -21,8 +21,9 @@ def _int_or_none(text: str) -> int | None:
 
 
 def pilot_city_rows() -> list[dict]:
-    """The 25 pilot cities as shipped in fleet/data/pilot_cities.csv."""
-    with resources.files("fleet").joinpath("data/pilot_cities.csv").open(encoding="utf-8") as fh:
+    """The 25 pilot cities as shipped in fleet/domain/data/pilot_cities.csv."""
+    data = resources.files("fleet.domain").joinpath("data/pilot_cities.csv")
+    with data.open(encoding="utf-8") as fh:
         return [
             dict(
                 code=row["code"],

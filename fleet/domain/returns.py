@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from ..models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision, utcnow
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError, NotAllowed, StaleData
-from .models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision, utcnow
 from .periods import add_months, period_of
 from .programme import due_date, get_programme, is_late, local_today, reporting_periods
 from .reference import CATEGORIES

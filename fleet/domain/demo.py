@@ -15,11 +15,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from ..models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision
 from .audit import Actor, record_event
 from .cities import load_pilot_cities
 from .errors import DomainError
 from .figures import default_through
-from .models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision
 from .periods import add_months, months_between, parse_period, period_of
 from .programme import LOCAL_TZ, due_date, get_programme, is_late, local_today
 from .reference import CATEGORIES

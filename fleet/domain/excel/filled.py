@@ -7,7 +7,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
-from ..models import MonthlyReturn, User
+from ...models import MonthlyReturn, User
 from ..periods import format_period
 from ..programme import LOCAL_TZ
 from ..returns import values_of

@@ -4,11 +4,11 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import returns
-from ..errors import DomainError, StaleData
+from ..domain import returns
+from ..domain.errors import DomainError, StaleData
+from ..domain.programme import due_date, get_programme, local_today
+from ..domain.rules import field_label
 from ..extensions import db
-from ..programme import due_date, get_programme, local_today
-from ..rules import field_label
 from ..web import current_actor, format_period_for_user, lang, period_or_404, roles_required
 from . import bp
 from .forms import ReturnForm, raw_values

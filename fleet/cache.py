@@ -1,0 +1,122 @@
+"""The versioned caches of figures and rendered charts, shared by every page, file and API.
+
+Every key carries fleet.domain.figures.data_version() (one cheap query, read once per
+request), so a new return, a review, a target or a setting changed makes new keys at once;
+nothing stale is served. One cache of each per application (per worker process).
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from hashlib import sha1
+
+from flask import Flask, current_app, g
+
+from .domain import figures
+from .domain.programme import local_today
+from .extensions import db
+from .models import City
+
+
+class VersionedCache:
+    """A small thread-safe LRU for values computed from the database.
+
+    Keys carry the data version, so an entry is never served after the data changed: a new
+    version makes new keys, and the old entries fall out of the LRU. `made` counts
+    computations, `hits` the values served without one.
+    """
+
+    def __init__(self, size: int = 128):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self.made = 0
+        self.hits = 0
+
+    def get(self, key: Hashable):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        return None
+
+    def put(self, key: Hashable, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def get_or_make(self, key: Hashable, make: Callable[[], object]):
+        value = self.get(key)
+        if value is None:
+            # Two requests may both compute on a miss; the result is the same, so no lock.
+            value = make()
+            with self._lock:
+                self.made += 1
+            self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions.setdefault("fleet.figures_cache", VersionedCache(64))
+    app.extensions.setdefault("fleet.chart_cache", VersionedCache(128))
+
+
+def figures_cache() -> VersionedCache:
+    return current_app.extensions["fleet.figures_cache"]
+
+
+def chart_cache() -> VersionedCache:
+    return current_app.extensions["fleet.chart_cache"]
+
+
+def data_version() -> str:
+    """The data version, read once per request."""
+    if "fleet_data_version" not in g:
+        g.fleet_data_version = figures.data_version(db.session)
+    return g.fleet_data_version
+
+
+def _key(*parts) -> tuple:
+    # Today's date is part of every key: it decides which months are due and the default month.
+    return (*parts, local_today(), data_version())
+
+
+def national(basis: str, through: str | None) -> figures.Progress:
+    """fleet.domain.figures.national_progress, cached."""
+    today = local_today()
+    return figures_cache().get_or_make(
+        _key("national", basis, through),
+        lambda: figures.national_progress(db.session, basis, through, today=today))
+
+
+def city(city: City, basis: str, through: str | None) -> figures.CityProgress:
+    """fleet.domain.figures.city_progress, cached."""
+    today = local_today()
+    return figures_cache().get_or_make(
+        _key("city", city.id, basis, through),
+        lambda: figures.city_progress(db.session, city, basis, through, today=today))
+
+
+def grid(through: str | None) -> figures.Grid:
+    """fleet.domain.figures.completeness_grid, cached."""
+    today = local_today()
+    return figures_cache().get_or_make(
+        _key("grid", through),
+        lambda: figures.completeness_grid(db.session, through, today=today))
+
+
+def chart_key(*parts) -> tuple[tuple, str]:
+    """The cache key of a chart and its ETag."""
+    key = _key("chart", *parts)
+    return key, sha1(repr(key).encode()).hexdigest()[:24]
+
+
+def chart(key: tuple, render: Callable[[], bytes]) -> bytes:
+    return chart_cache().get_or_make(key, render)

@@ -1,0 +1,46 @@
+"""The summary workbook and the flat CSV as responses, for the progress pages and /api/v1
+alike: the figures of the user's scope (fleet.web.city_scope) and file names that say what
+the file holds."""
+
+from flask import Response
+
+from . import cache
+from .domain import figures
+from .domain.excel.flat import build_flat_csv
+from .domain.excel.summary import build_summary_workbook
+from .domain.programme import get_programme
+from .extensions import db
+from .models import City
+from .web import CSV, XLSX, attachment, basis_and_through, city_scope, lang
+
+
+def _flat(basis: str, through: str | None, city: City | None):
+    return figures.flat_rows(db.session, basis, through,
+                             city_ids=None if city is None else [city.id])
+
+
+def summary_response() -> Response:
+    """fleet-summary-2026-03-verified.xlsx (nation) or fleet-summary-440300-2026-03-...xlsx."""
+    basis, through = basis_and_through()
+    city = city_scope()
+    progress = cache.national(basis, through) if city is None else cache.city(city, basis,
+                                                                              through)
+    body = build_summary_workbook(progress, _flat(basis, progress.window.through, city),
+                                  lang())
+    return attachment(body, XLSX, download_name("summary", progress.window.through, basis,
+                                                 city, "xlsx"))
+
+
+def flat_csv_response() -> Response:
+    """fleet-data-2026-03-reported.csv: one row per city, month, category, powertrain."""
+    basis, through = basis_and_through()
+    city = city_scope()
+    through = figures.window(get_programme(db.session), through).through
+    body = build_flat_csv(_flat(basis, through, city), lang())
+    return attachment(body, CSV, download_name("data", through, basis, city, "csv"))
+
+
+def download_name(kind: str, through: str, basis: str, city: City | None, ext: str) -> str:
+    """Names that say what they are: kind, city (if one), month, basis."""
+    parts = ["fleet", kind, *([city.code] if city is not None else []), through, basis]
+    return "-".join(parts) + "." + ext

@@ -177,7 +177,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from . import web
-    from .domain.reference import CATEGORIES, POWERTRAINS
+    from .domain.reference import CATEGORIES, NEV_SHARE_AIM, POWERTRAINS
 
     app.jinja_env.filters["num"] = web.format_number
     app.jinja_env.filters["pct"] = web.format_percent
@@ -186,6 +186,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["categories"] = CATEGORIES
     app.jinja_env.globals["powertrains"] = POWERTRAINS
+    app.jinja_env.globals["nev_share_aim"] = NEV_SHARE_AIM
     app.context_processor(web.template_context)
 
 

@@ -12,7 +12,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -119,6 +121,8 @@ class AuditEvent(db.Model):
 
 
 RETURN_STATUSES = ("draft", "submitted", "returned", "approved")
+# A return is received (and its numbers reported) once submitted or approved.
+RECEIVED_STATUSES = ("submitted", "approved")
 
 
 class MonthlyReturn(db.Model):
@@ -158,6 +162,17 @@ class MonthlyReturn(db.Model):
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+
+    @hybrid_property
+    def received_late(self) -> bool:
+        """The one rule of lateness: received (submitted or approved), and its latest
+        submission came after the due date. A draft or a return sent back is never late."""
+        return bool(self.submitted_late) and self.status in RECEIVED_STATUSES
+
+    @received_late.inplace.expression
+    @classmethod
+    def _received_late_expression(cls):
+        return and_(cls.submitted_late.is_(True), cls.status.in_(RECEIVED_STATUSES))
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

@@ -107,6 +107,11 @@ class Projection:
     target: int | None
     on_track: bool | None  # value >= target; None without a target or a value
 
+    @property
+    def pct_of_target(self) -> float | None:
+        """The projected total as a share of the target (None without either)."""
+        return _ratio(self.value, self.target) if self.value is not None else None
+
 
 @dataclass(frozen=True)
 class MonthFigures:
@@ -241,6 +246,10 @@ class Progress:
     def powertrain_totals(self) -> dict[str, int]:
         return {"bev": self.bev, "phev": self.phev, "fcev": self.fcev}
 
+    def powertrain_shares(self) -> dict[str, float | None]:
+        """Each powertrain's share of the cumulative NEVs (None when there are none)."""
+        return {code: _ratio(n, self.nev) for code, n in self.powertrain_totals().items()}
+
 
 @dataclass(frozen=True)
 class CityProgress:
@@ -252,6 +261,10 @@ class CityProgress:
     by_month: tuple[MonthFigures, ...]
     projection: Projection
     expected_by_now: int | None  # city target × share of the window elapsed
+
+    def pct_of_target_at(self, month: MonthFigures) -> float | None:
+        """The city's cumulative NEVs at the end of `month` as a share of its target."""
+        return _ratio(month.cumulative, self.city.target)
 
 
 @dataclass(frozen=True)
@@ -405,8 +418,7 @@ def _returns_by_city(session: Session, basis: str, win: Window,
                    func.sum(case((counted, MonthlyReturn.charging_points), else_=0)),
                    func.sum(case((counted, MonthlyReturn.swap_stations), else_=0)),
                    func.sum(case((received, 1), else_=0)),
-                   func.sum(case((and_(received, MonthlyReturn.submitted_late.is_(True)), 1),
-                                 else_=0)),
+                   func.sum(case((and_(due, MonthlyReturn.received_late), 1), else_=0)),
                    func.sum(case((and_(due, MonthlyReturn.status == "returned"), 1),
                                  else_=0)))
             .join(City, City.id == MonthlyReturn.city_id)
@@ -582,7 +594,7 @@ def completeness_grid(session: Session, through: str | None = None, *,
     months = tuple(win.periods)
     dues = {p: due_date(programme, p) for p in months}
     stmt = (select(MonthlyReturn.city_id, MonthlyReturn.period, MonthlyReturn.status,
-                   MonthlyReturn.submitted_late, MonthlyReturn.id)
+                   MonthlyReturn.received_late, MonthlyReturn.id)
             .join(City, City.id == MonthlyReturn.city_id)
             .where(MonthlyReturn.period >= win.first_period,
                    MonthlyReturn.period <= win.through))
@@ -596,9 +608,9 @@ def completeness_grid(session: Session, through: str | None = None, *,
         cells, states = [], dict.fromkeys(GRID_STATES, 0)
         received = late = returned = 0
         for i, period in enumerate(months):
-            status, submitted_late, rid = found.get((city_id, period), (None, False, None))
+            status, received_late, rid = found.get((city_id, period), (None, False, None))
             state = month_state(status, period, dues[period], win.today)
-            is_late = bool(submitted_late) and status in COUNTED
+            is_late = bool(received_late)
             cells.append(GridCell(period, state, is_late, rid, dues[period]))
             states[state] += 1
             column_states[i][state] += 1
@@ -634,7 +646,7 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
     basis = parse_basis(basis)
     win = window(get_programme(session), through, today)
     stmt = (select(City.code, City.name_zh, City.name_en, MonthlyReturn.period,
-                   MonthlyReturn.status, MonthlyReturn.submitted_late, ReturnLine.category,
+                   MonthlyReturn.status, MonthlyReturn.received_late, ReturnLine.category,
                    func.sum(ReturnLine.bev), func.sum(ReturnLine.phev),
                    func.sum(ReturnLine.fcev))
             .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)

@@ -14,7 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision, utcnow
+from ..models import (
+    RECEIVED_STATUSES,
+    City,
+    MonthlyReturn,
+    Programme,
+    ReturnLine,
+    ReturnRevision,
+    utcnow,
+)
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError, NotAllowed, StaleData
 from .periods import add_months, period_of
@@ -22,6 +30,7 @@ from .programme import due_date, get_programme, is_late, local_today, reporting_
 from .reference import CATEGORIES
 from .rules import (
     HISTORY_MONTHS,
+    MAX_REASON_LENGTH,
     NUMBER_FIELDS,
     NUMBER_KINDS,
     CheckResult,
@@ -34,7 +43,7 @@ from .rules import (
 )
 
 EDITABLE = ("draft", "returned")
-COUNTED = ("submitted", "approved")
+COUNTED = RECEIVED_STATUSES
 
 
 class ValidationFailed(DomainError):
@@ -61,6 +70,16 @@ def can_edit(actor: Actor, city: City) -> bool:
 
 def can_review(actor: Actor) -> bool:
     return actor.role in ("ministry", "system")
+
+
+def require_editable(actor: Actor, city: City, ret: MonthlyReturn | None) -> None:
+    """The one rule for changing a return's numbers (form, upload, API): the city's own
+    bureau, and the return is not yet submitted (a draft, or sent back). Raises
+    NotAllowed or DomainError otherwise."""
+    _require(can_edit(actor, city))
+    if ret is not None and ret.status not in EDITABLE:
+        raise DomainError(_l("This return has been submitted and can no longer be edited; "
+                             "the ministry can send it back if it needs a correction."))
 
 
 def _require(allowed: bool) -> None:
@@ -176,13 +195,10 @@ def save_return(session: Session, actor: Actor, city: City, period: str, raw: di
     None skips the check, for machine submissions that mean "whatever is there").
     Returns the return and its warnings; raises ValidationFailed, StaleData, DomainError.
     """
-    _require(can_edit(actor, city))
     programme = get_programme(session)
     now = now or utcnow()
     ret = find_return(session, city, period)
-    if ret is not None and ret.status not in EDITABLE:
-        raise DomainError(_l("This return has been submitted and can no longer be edited; "
-                             "the ministry can send it back if it needs a correction."))
+    require_editable(actor, city, ret)
     _check_version(ret, expected_version)
     result = check(session, programme, city, period, raw, today)
     if not result.ok:
@@ -269,8 +285,9 @@ def _reason(reason: str) -> str:
     if not reason:
         raise DomainError(_l("Please give a reason, so the city knows what to correct."),
                           "reason")
-    if len(reason) > 2000:
-        raise DomainError(_l("The reason is limited to 2000 characters."), "reason")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise DomainError(_l("The reason is limited to %(n)s characters.",
+                             n=f"{MAX_REASON_LENGTH:,}"), "reason")
     return reason
 
 
@@ -344,7 +361,7 @@ class MonthRow:
 
     @property
     def submitted_late(self) -> bool:
-        return bool(self.ret and self.ret.status in COUNTED and self.ret.submitted_late)
+        return self.ret is not None and self.ret.received_late
 
 
 def month_state(status: str | None, period: str, due: date, today: date) -> str:

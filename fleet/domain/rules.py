@@ -17,6 +17,8 @@ from .reference import CATEGORIES, CATEGORY_CODES, POWERTRAIN_CODES
 # No city deploys this many vehicles of one kind in one month: a bigger figure is a typo.
 MAX_MONTHLY_COUNT = 100_000
 MAX_NOTES_LENGTH = 2000
+# A reviewer's reason for sending back or reopening is bounded like the notes.
+MAX_REASON_LENGTH = 2000
 # A category is "far above usual" beyond this multiple of the recent monthly mean...
 SPIKE_FACTOR = 3.0
 # ...and by at least this many vehicles (small numbers jump about without meaning anything).
@@ -50,6 +52,11 @@ class LineValues:
     def nev(self) -> int:
         return self.bev + self.phev + self.fcev
 
+    @property
+    def nev_share(self) -> float | None:
+        """NEVs / all new vehicles of the category (None when there are none)."""
+        return self.nev / self.all_new if self.all_new else None
+
 
 @dataclass(frozen=True)
 class ReturnValues:
@@ -67,6 +74,15 @@ class ReturnValues:
     @property
     def all_new_total(self) -> int:
         return sum(line.all_new for line in self.lines.values())
+
+    @property
+    def nev_share(self) -> float | None:
+        """NEVs / all new vehicles over every category (None when there are none)."""
+        return self.nev_total / self.all_new_total if self.all_new_total else None
+
+    def powertrain_total(self, powertrain: str) -> int:
+        """NEVs of one powertrain ('bev', 'phev', 'fcev') over every category."""
+        return sum(getattr(line, powertrain) for line in self.lines.values())
 
     def as_fields(self) -> dict[str, object]:
         """Back to field names (for forms, templates and revisions)."""

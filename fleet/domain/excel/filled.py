@@ -68,8 +68,7 @@ def build_filled_return(ret: MonthlyReturn, lang: str = "zh", *,
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
     ws.merge_cells(f"A1:{last}1")
     ws.row_dimensions[1].height = 28
-    late = f" · {_t('late', lang)}" if ret.submitted_late and ret.status in (
-        "submitted", "approved") else ""
+    late = f" · {_t('late', lang)}" if ret.received_late else ""
     header = [
         (text("city", lang), f"{ret.city.name(lang)} ({ret.city.code})",
          text("month", lang), format_period(ret.period, lang),

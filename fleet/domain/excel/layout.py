@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from ..reference import CATEGORIES, POWERTRAINS, label
-from ..rules import MAX_MONTHLY_COUNT, field_label, field_name
+from ..rules import MAX_MONTHLY_COUNT, MAX_NOTES_LENGTH, field_label, field_name
 from .safety import put_text
 
 # Bump when cells move; the upload refuses versions it does not know.
@@ -60,7 +60,8 @@ TEXT = {
     "dv_title": ("须为整数", "Whole number"),
     "dv_error": (f"请填写 0 到 {MAX_MONTHLY_COUNT:,} 之间的整数。",
                  f"Enter a whole number from 0 to {MAX_MONTHLY_COUNT:,}."),
-    "dv_notes": ("备注不超过 2000 字。", "Notes are limited to 2000 characters."),
+    "dv_notes": (f"备注不超过 {MAX_NOTES_LENGTH:,} 字。",
+                 f"Notes are limited to {MAX_NOTES_LENGTH:,} characters."),
 }
 
 STATUS_TEXT = {

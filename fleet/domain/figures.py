@@ -367,7 +367,7 @@ def _rows(session: Session, stmt):
     return session.connection().execute(stmt)
 
 
-def _scope(stmt, city_ids: Sequence[int] | None):
+def _only_cities(stmt, city_ids: Sequence[int] | None):
     """All active cities, or exactly the cities asked for."""
     if city_ids is None:
         return stmt.where(City.active.is_(True))
@@ -383,7 +383,7 @@ def _counted(basis: str, win: Window):
 def _cities(session: Session, city_ids: Sequence[int] | None) -> list:
     stmt = select(City.id, City.code, City.name_zh, City.name_en, City.province_zh,
                   City.batch, City.nev_target).order_by(City.code)
-    return _rows(session, _scope(stmt, city_ids)).all()
+    return _rows(session, _only_cities(stmt, city_ids)).all()
 
 
 def _lines_by_city(session: Session, basis: str, win: Window,
@@ -399,7 +399,7 @@ def _lines_by_city(session: Session, basis: str, win: Window,
             .where(_counted(basis, win))
             .group_by(MonthlyReturn.city_id, ReturnLine.category))
     out: dict[int, dict[str, tuple]] = {}
-    for city_id, category, *sums in _rows(session, _scope(stmt, city_ids)):
+    for city_id, category, *sums in _rows(session, _only_cities(stmt, city_ids)):
         out.setdefault(city_id, {})[category] = tuple(int(s or 0) for s in sums)
     return out
 
@@ -426,7 +426,7 @@ def _returns_by_city(session: Session, basis: str, win: Window,
                    MonthlyReturn.period <= win.through)
             .group_by(MonthlyReturn.city_id))
     return {row[0]: tuple(int(v or 0) for v in row[1:])
-            for row in _rows(session, _scope(stmt, city_ids))}
+            for row in _rows(session, _only_cities(stmt, city_ids))}
 
 
 def _by_month(session: Session, basis: str, win: Window,
@@ -445,10 +445,10 @@ def _by_month(session: Session, basis: str, win: Window,
              .where(_counted(basis, win))
              .group_by(MonthlyReturn.period))
     sums: dict[str, dict[str, tuple]] = {}
-    for period, category, *values in _rows(session, _scope(lines, city_ids)):
+    for period, category, *values in _rows(session, _only_cities(lines, city_ids)):
         sums.setdefault(period, {})[category] = tuple(int(v or 0) for v in values)
     infrastructure = {period: (int(cp or 0), int(sw or 0))
-                      for period, cp, sw in _rows(session, _scope(infra, city_ids))}
+                      for period, cp, sw in _rows(session, _only_cities(infra, city_ids))}
     months, cumulative = [], 0
     for period in win.periods:
         by_cat = sums.get(period, {})
@@ -598,8 +598,8 @@ def completeness_grid(session: Session, through: str | None = None, *,
             .join(City, City.id == MonthlyReturn.city_id)
             .where(MonthlyReturn.period >= win.first_period,
                    MonthlyReturn.period <= win.through))
-    found = {(city_id, period): (status, late, rid)
-             for city_id, period, status, late, rid in _rows(session, _scope(stmt, city_ids))}
+    found = {(city_id, period): (status, late, rid) for city_id, period, status, late, rid
+             in _rows(session, _only_cities(stmt, city_ids))}
     due_set = set(win.due_months)
     rows = []
     column_counts = [[0] * 6 for _ in months]
@@ -657,7 +657,7 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
                       ReturnLine.category, ReturnLine.position)
             .order_by(MonthlyReturn.period, City.code, ReturnLine.position)
             .execution_options(yield_per=2000))
-    stmt = _scope(stmt, city_ids)
+    stmt = _only_cities(stmt, city_ids)
     for code, zh, en, period, status, late, category, *counts in _rows(session, stmt):
         for powertrain, count in zip(POWERTRAIN_CODES, counts, strict=True):
             yield FlatRow(code, zh, en, period, category, powertrain, int(count or 0),
@@ -674,14 +674,14 @@ def data_version(session: Session) -> str:
     active flag changes, or when the programme settings change. Figures and charts are
     cached under it.
     """
-    r, c = MonthlyReturn, City
-    returns = select(func.count(r.id), func.max(r.id), func.sum(r.version),
-                     func.max(r.updated_at),
-                     func.sum(case((r.status == "approved", r.id), else_=0)),
-                     func.sum(r.charging_points + 3 * r.swap_stations)).subquery()
-    cities = select(func.count(c.id), func.sum(c.id * func.coalesce(c.nev_target, -1)),
-                    func.sum(case((c.active.is_(True), c.id), else_=0)),
-                    func.sum(func.length(c.name_zh) * c.id + func.length(c.name_en))
+    ret, city = MonthlyReturn, City
+    returns = select(func.count(ret.id), func.max(ret.id), func.sum(ret.version),
+                     func.max(ret.updated_at),
+                     func.sum(case((ret.status == "approved", ret.id), else_=0)),
+                     func.sum(ret.charging_points + 3 * ret.swap_stations)).subquery()
+    cities = select(func.count(city.id), func.sum(city.id * func.coalesce(city.nev_target, -1)),
+                    func.sum(case((city.active.is_(True), city.id), else_=0)),
+                    func.sum(func.length(city.name_zh) * city.id + func.length(city.name_en))
                     ).subquery()
     settings = select(func.max(Programme.updated_at), func.max(Programme.national_target),
                       select(func.max(AuditEvent.id))

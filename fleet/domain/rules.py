@@ -228,7 +228,7 @@ def warnings_for(values: ReturnValues, history: Mapping[str, list[int]]) -> list
                     field_name(category.code, "bev"), warning=True))
     if values.nev_total == 0 and values.all_new_total == 0:
         found.append(Problem("no_vehicles", _l("No vehicles at all this month: please "
-                                               "confirm that this is right."), None, True))
+                                               "confirm that this is right."), None, warning=True))
     if values.nev_total > 0:
         ratio = values.charging_points / values.nev_total
         low, high = CHARGING_RATIO_BAND

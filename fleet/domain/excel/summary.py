@@ -74,12 +74,13 @@ def _summary_figures(progress: Progress | CityProgress, lang: str) -> _SummaryFi
         return _SummaryFigures(
             city.name(lang), progress.basis, progress.window, city.target, (city,),
             progress.by_month, city.by_category, progress.projection,
-            progress.expected_by_now, city.completeness, city.this_month, False)
+            progress.expected_by_now, city.completeness, city.this_month, national=False)
     return _SummaryFigures(
         text("national", lang), progress.basis, progress.window, progress.target,
         progress.cities, progress.by_month, progress.by_category, progress.projection,
-        progress.expected_by_now, progress.completeness, progress.this_month, True,
-        progress.city_targets_total, progress.cities_without_target)
+        progress.expected_by_now, progress.completeness, progress.this_month, national=True,
+        city_targets_total=progress.city_targets_total,
+        cities_without_target=progress.cities_without_target)
 
 
 class _Writer:

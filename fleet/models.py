@@ -1,11 +1,15 @@
 """Database tables. Behaviour lives in the domain modules; here only columns, constraints and
 small derived properties."""
 
+import uuid
 from datetime import datetime, timezone
+from itertools import chain
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    DDL,
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -13,9 +17,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    event,
+    update,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .extensions import db
 
@@ -245,3 +251,55 @@ class ReturnRevision(db.Model):
     def nev_total(self) -> int:
         return sum(line.get(k, 0) for line in self.data["lines"].values()
                    for k in ("bev", "phev", "fcev"))
+
+
+class DataVersion(db.Model):
+    """One row: a counter bumped in the same transaction as every write of the data the
+    figures read, so that the figures' caches are keyed in O(1) (one primary-key read).
+
+    `generation` changes when a database is restored, so a shared cache never mistakes the
+    restored data's counter for the one it held before.
+    """
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    generation: Mapped[str] = mapped_column(String(32))
+
+
+# The row exists from the moment the table does (create_all; the migration inserts it too).
+event.listen(DataVersion.__table__, "after_create", DDL(
+    "INSERT INTO data_version (id, counter, generation) "
+    f"VALUES (1, 0, '{uuid.uuid4().hex}')"))
+
+# Writes that change no figure: they leave the figures' caches alone.
+NO_FIGURES = frozenset({"audit_event", "user", "data_version"})
+
+
+def bump_data_version(session: Session) -> None:
+    """Move the data version in the current transaction (Core: no ORM events, no autoflush)."""
+    session.connection().execute(
+        update(DataVersion.__table__).where(DataVersion.__table__.c.id == 1)
+        .values(counter=DataVersion.__table__.c.counter + 1))
+
+
+def _changes_figures(session: Session) -> bool:
+    changed = chain(session.new, session.deleted,
+                    (o for o in session.dirty if session.is_modified(o)))
+    return any(getattr(o, "__tablename__", None) not in NO_FIGURES for o in changed)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_flush(session, _flush_context, _instances) -> None:
+    if _changes_figures(session):
+        bump_data_version(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_on_bulk_write(state) -> None:
+    """INSERT/UPDATE/DELETE statements run through the session (the demo's bulk inserts)."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None and table.name not in NO_FIGURES:
+            bump_data_version(state.session)

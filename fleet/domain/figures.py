@@ -15,12 +15,11 @@ the sum of the rows shown.
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from hashlib import sha1
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, City, MonthlyReturn, Programme, ReturnLine
+from ..models import City, DataVersion, MonthlyReturn, Programme, ReturnLine
 from .periods import add_months, months_between, parse_period, period_of
 from .programme import due_date, get_programme, local_today
 from .reference import CATEGORIES, CATEGORY_CODES, CHARGING_POINTS_PER_NEV_AIM, POWERTRAIN_CODES
@@ -667,31 +666,15 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
 # --- data version -------------------------------------------------------------------------------
 
 def data_version(session: Session) -> str:
-    """A short fingerprint of everything the figures depend on, in one cheap query.
+    """The version of everything the figures depend on: one primary-key read.
 
-    It moves when a return is added, deleted or changed (fleet.returns touches the return's
-    `updated_at` and `version` whenever its lines change), when a city's target, name or
-    active flag changes, or when the programme settings change. Figures and charts are
-    cached under it.
+    fleet.models moves the counter in the same transaction as every write of returns, lines,
+    revisions, cities and the programme (not of users or audit events), so a committed
+    change makes a new version at once; figures and charts are cached under it.
     """
-    ret, city = MonthlyReturn, City
-    returns = select(func.count(ret.id), func.max(ret.id), func.sum(ret.version),
-                     func.max(ret.updated_at),
-                     func.sum(case((ret.status == "approved", ret.id), else_=0)),
-                     func.sum(ret.charging_points + 3 * ret.swap_stations)).subquery()
-    cities = select(func.count(city.id), func.sum(city.id * func.coalesce(city.nev_target, -1)),
-                    func.sum(case((city.active.is_(True), city.id), else_=0)),
-                    func.sum(func.length(city.name_zh) * city.id + func.length(city.name_en))
-                    ).subquery()
-    settings = select(func.max(Programme.updated_at), func.max(Programme.national_target),
-                      select(func.max(AuditEvent.id))
-                      .where(AuditEvent.target_type.in_(("city", "programme")))
-                      .scalar_subquery()).subquery()
-    # Three one-row aggregates side by side: one round trip.
-    parts = (select(*returns.c, *cities.c, *settings.c)
-             .select_from(returns).join(cities, true()).join(settings, true()))
-    values = _rows(session, parts).one()
-    return sha1(repr(tuple(values)).encode()).hexdigest()[:16]
+    row = session.execute(select(DataVersion.generation, DataVersion.counter)
+                          .where(DataVersion.id == 1)).one_or_none()
+    return "empty" if row is None else f"{row.generation}:{row.counter}"
 
 
 __all__ = [

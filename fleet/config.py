@@ -35,6 +35,10 @@ class Defaults:
     # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
     TRUSTED_PROXIES = 0
 
+    # FLEET_REDIS_URL (e.g. redis://127.0.0.1:6379/0): shared caches for several web nodes.
+    REDIS_URL = None
+    REDIS_KEY_PREFIX = "fleet:"
+
 
 def database_url_from_env(instance_path: str) -> str:
     """The database: DATABASE_URL (or FLEET_DATABASE_URL) if set, else SQLite in instance/."""

@@ -207,6 +207,7 @@ def register_template_helpers(app: Flask) -> None:
 
     app.jinja_env.filters["num"] = web.format_number
     app.jinja_env.filters["pct"] = web.format_percent
+    app.jinja_env.filters["pct_step"] = web.percent_step
     app.jinja_env.filters["period"] = web.format_period_for_user
     app.jinja_env.filters["dt"] = web.format_datetime_for_user
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions

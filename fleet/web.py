@@ -209,6 +209,15 @@ def format_percent(value, digits: int = 1) -> str:
     return babel_percent(value, format="#,##0." + "0" * digits + "%", locale=lang())
 
 
+def percent_step(share) -> int:
+    """A share (0.42) as a whole percentage from 0 to 100, for the CSS classes w-pct-N and
+    at-pct-N of static/css/progress.css: bars are drawn without style attributes, which the
+    Content-Security-Policy forbids."""
+    if share is None:
+        return 0
+    return max(0, min(100, round(float(share) * 100)))
+
+
 def format_period_for_user(period: str) -> str:
     return format_period(period, lang())
 

@@ -31,6 +31,9 @@ def client_address() -> str:
     return f"{current_app.config['LOGIN_THROTTLE_PREFIX']}:{request.remote_addr}"
 
 
-# Storage from RATELIMIT_STORAGE_URI (memory://, or the Redis of FLEET_REDIS_URL).
-limiter = Limiter(key_func=client_address, default_limits=[])
+# Storage from RATELIMIT_STORAGE_URI (memory://, or the Redis of FLEET_REDIS_URL). Should that
+# Redis stop answering, each process counts in memory meanwhile: sign-in must not fail with
+# it (the per-account lock-out goes on regardless).
+limiter = Limiter(key_func=client_address, default_limits=[], in_memory_fallback_enabled=True,
+                  swallow_errors=True)
 talisman = Talisman()

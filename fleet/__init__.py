@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import (
     Flask,
     flash,
+    g,
     has_request_context,
     redirect,
     render_template,
@@ -20,7 +21,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from .extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from .extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +60,8 @@ def configure(app: Flask, test_config: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.instance_secret_key(app.instance_path)
+    # Rate limits (the API's per token) are counted in Redis when several nodes share them.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("REDIS_URL") or "memory://")
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -74,6 +77,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
     login_manager.init_app(app)
@@ -83,12 +87,18 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
+        if request.authorization and request.authorization.type == "bearer":
+            return None  # a token request acts as the token's user, never the session's
         return db.session.get(models.User, int(user_id))
 
     @login_manager.unauthorized_handler
     def unauthorized():
         if request.path.startswith("/api/"):
-            return {"error": "authentication required"}, 401
+            from .web import problem
+
+            return problem(401, _("Authentication required: send Authorization: Bearer "
+                                  "with an API token."),
+                           headers={"WWW-Authenticate": 'Bearer realm="fleet"'})
         flash(_("Please sign in."), "info")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -105,6 +115,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def select_locale() -> str:
     if not has_request_context():  # the CLI speaks the default language
         return "zh"
+    if request.path.startswith("/api/"):  # machines say which language they read
+        return request.accept_languages.best_match(("zh", "en")) or "zh"
     lang = session.get("lang")
     if lang in ("zh", "en"):
         return lang
@@ -138,8 +150,8 @@ def register_request_hooks(app: Flask) -> None:
         """Sign out a user idle for longer than the session lifetime (checked server-side)."""
         if request.endpoint in (None, "static", "bootstrap.static"):
             return None
-        if not current_user.is_authenticated:
-            return None
+        if not current_user.is_authenticated or g.get("api_token") is not None:
+            return None  # API tokens have no session (and set no cookie)
         now = datetime.now(timezone.utc).timestamp()
         seen = session.get("seen")
         lifetime = app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
@@ -193,7 +205,9 @@ def register_errorhandlers(app: Flask) -> None:
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         if request.path.startswith("/api/"):
-            return {"error": getattr(error, "description", "error")}, code
+            from .web import problem
+
+            return problem(code, getattr(error, "description", None))
         return render_template(f"errors/{code}.html"), code
 
     for code in (400, 403, 404, 413, 500):
@@ -204,7 +218,10 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         if request.path.startswith("/api/"):
-            return {"error": "CSRF token missing or invalid"}, 400
+            from .web import problem
+
+            return problem(400, _("CSRF token missing or invalid. Scripts send an API token "
+                                  "instead of a session cookie."))
         return render_template("errors/csrf.html"), 400
 
 

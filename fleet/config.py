@@ -32,6 +32,12 @@ class Defaults:
     # Uploads are bounded; larger bodies get 413.
     MAX_CONTENT_LENGTH = 5 * 1024 * 1024
 
+    # The machine API: requests per token (Flask-Limiter syntax); 429 with Retry-After above.
+    API_RATE_LIMIT = "300 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
+    # Redis (e.g. redis://127.0.0.1:6379/0) shares rate limits between web nodes.
+    REDIS_URL = None
+
     # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
     TRUSTED_PROXIES = 0
 

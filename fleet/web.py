@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
-from flask import Response, abort, current_app, g, request
+from werkzeug.http import HTTP_STATUS_CODES
+from flask import Response, abort, current_app, g, json, request
 from flask_babel import get_locale, to_user_timezone
 from flask_login import current_user, login_required
 
@@ -107,6 +108,26 @@ def city_scope() -> City | None:
     if code is None:
         return current_user.city if current_user.role == "city" else None
     return visible_city(code)
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, detail: object = None, errors=(), headers=None, **extra) -> Response:
+    """An RFC 9457 problem details response: the API's one shape of an error.
+
+    detail and each error's message may be lazy translations: they are rendered here, in the
+    request's language. errors: (field, message) pairs; field None is the request as a whole.
+    """
+    body = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"),
+            "status": status}
+    if detail is not None:
+        body["detail"] = str(detail)
+    body["errors"] = [{"field": field, "message": str(message)} for field, message in errors]
+    body.update(extra)
+    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+                        mimetype=PROBLEM_JSON, headers=headers)
+    return response
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -7,7 +7,6 @@ from pathlib import Path
 from flask import (
     Flask,
     flash,
-    g,
     has_request_context,
     redirect,
     render_template,
@@ -87,8 +86,6 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        if request.authorization and request.authorization.type == "bearer":
-            return None  # a token request acts as the token's user, never the session's
         return db.session.get(models.User, int(user_id))
 
     @login_manager.unauthorized_handler
@@ -150,8 +147,8 @@ def register_request_hooks(app: Flask) -> None:
         """Sign out a user idle for longer than the session lifetime (checked server-side)."""
         if request.endpoint in (None, "static", "bootstrap.static"):
             return None
-        if not current_user.is_authenticated or g.get("api_token") is not None:
-            return None  # API tokens have no session (and set no cookie)
+        if not current_user.is_authenticated:
+            return None
         now = datetime.now(timezone.utc).timestamp()
         seen = session.get("seen")
         lifetime = app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()

@@ -7,6 +7,7 @@ API keeps CSRF. Every error is RFC 9457 problem details.
 """
 
 from flask import Blueprint, current_app, g, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 
@@ -18,13 +19,32 @@ bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # checked below, for browser sessions only
 
 
+def is_token_request(req) -> bool:
+    auth = req.authorization
+    return auth is not None and auth.type == "bearer" and req.path.startswith("/api/v1/")
+
+
+class TokenlessSessions(SecureCookieSessionInterface):
+    """A token request has no session: none is read (so a stray cookie cannot stand in for
+    the token, nor trip the session protection) and none is written (no Set-Cookie)."""
+
+    def open_session(self, app, req):
+        if is_token_request(req):
+            return self.session_class()
+        return super().open_session(app, req)
+
+    def save_session(self, app, session, response) -> None:
+        if is_token_request(request):
+            return None
+        return super().save_session(app, session, response)
+
+
 def load_user_from_token(req):
     """Flask-Login's request_loader: `Authorization: Bearer <secret>` on /api/v1 acts as the
     token's user (an inactive user's or a revoked or expired token: nobody)."""
-    auth = req.authorization
-    if auth is None or auth.type != "bearer" or not req.path.startswith("/api/v1/"):
+    if not is_token_request(req):
         return None
-    token = tokens.authenticate(db.session, auth.token or "", req.remote_addr)
+    token = tokens.authenticate(db.session, req.authorization.token or "", req.remote_addr)
     if token is None:
         return None
     user = token.user
@@ -53,6 +73,7 @@ limiter.limit(_rate_limit, key_func=lambda: f"api-token:{api_token_id()}",
 @bp.record_once
 def _install(state) -> None:
     login_manager.request_loader(load_user_from_token)
+    state.app.session_interface = TokenlessSessions()
     state.app.register_error_handler(HTTPException, _http_error)
 
 

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
-from werkzeug.http import HTTP_STATUS_CODES
 from flask import Response, abort, current_app, g, json, request
 from flask_babel import get_locale, to_user_timezone
 from flask_login import current_user, login_required
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .domain import figures
 from .domain.accounts import PasswordPolicy

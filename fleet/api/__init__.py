@@ -82,6 +82,9 @@ def _http_error(error: HTTPException):
     the API, Werkzeug's default elsewhere."""
     if request.path.startswith("/api/"):
         response = problem(error.code or 500, getattr(error, "description", None))
+        for name, value in error.get_headers():  # Allow with 405, and the like
+            if name.lower() != "content-type":
+                response.headers[name] = value
         if error.code == 429 and error.response is not None:
             response.headers.extend(error.response.headers)
         return response

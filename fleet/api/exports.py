@@ -11,7 +11,7 @@ from .openapi import FigureQuery, responses, spec
 @bp.route("/summary.xlsx")
 @login_required
 @spec.validate(query=FigureQuery, resp=responses(bad_query=True), validation_error_status=400,
-               tags=["figures"])
+               tags=["figures"], operation_id="getSummaryWorkbook")
 def summary_xlsx():
     """The summary workbook: ?basis=reported|verified&through=YYYY-MM[&city=CODE]."""
     return downloads.summary_response()
@@ -20,7 +20,7 @@ def summary_xlsx():
 @bp.route("/flat.csv")
 @login_required
 @spec.validate(query=FigureQuery, resp=responses(bad_query=True), validation_error_status=400,
-               tags=["figures"])
+               tags=["figures"], operation_id="getFlatCsv")
 def flat_csv():
     """One row per city, month, category and powertrain, as CSV (UTF-8 with BOM)."""
     return downloads.flat_csv_response()

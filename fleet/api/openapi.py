@@ -21,7 +21,8 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def _count(example: int = 0):
-    return (int, Field(0, ge=0, le=MAX_MONTHLY_COUNT, examples=[example]))
+    # strict: counts are JSON integers; true, 1.5 or "7" get the form's message
+    return (int, Field(0, ge=0, le=MAX_MONTHLY_COUNT, strict=True, examples=[example]))
 
 
 _EXAMPLE_LINES = {"bus_bev": 12, "bus_all_new": 12, "taxi_bev": 40, "taxi_phev": 5,
@@ -40,7 +41,7 @@ ReturnLines = create_model(
 class Infrastructure(BaseModel):
     """Public charging points and battery-swap stations added this month."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     charging_points: int = Field(0, ge=0, le=MAX_MONTHLY_COUNT, examples=[60])
     swap_stations: int = Field(0, ge=0, le=MAX_MONTHLY_COUNT, examples=[1])
 
@@ -48,7 +49,7 @@ class Infrastructure(BaseModel):
 class ReturnIn(BaseModel):
     """The numbers of a month's return, as the form and the template hold them."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{
         "lines": _EXAMPLE_LINES,
         "infrastructure": {"charging_points": 60, "swap_stations": 1},
         "notes": "含网约车 8 辆"}]})
@@ -62,7 +63,8 @@ class Finding(BaseModel):
 
     code: str = Field(examples=["charging_ratio"])
     field: str | None = Field(examples=["charging_points"])
-    message: str = Field(examples=["每新增一辆新能源汽车新增充电桩 0.10 个，与 1:1 的目标相差较大。"])
+    message: str = Field(examples=["每新增一辆新能源汽车新增充电桩 0.10 个，"
+                                   "与 1:1 的目标相差较大。"])
 
 
 class ReturnOut(BaseModel):
@@ -88,7 +90,7 @@ class ReturnOut(BaseModel):
 class SendBackIn(BaseModel):
     """Why the return goes back to the city (required, at most 2000 characters)."""
 
-    model_config = ConfigDict(extra="forbid",
+    model_config = ConfigDict(extra="forbid", strict=True,
                               json_schema_extra={"examples": [{"reason": "出租车数量请核实。"}]})
     reason: str = Field(examples=["出租车数量请核实。"])
 
@@ -97,7 +99,7 @@ class Preconditions(BaseModel):
     """If-Match carries the ETag of the version the client read (`"0"` for an empty month)."""
 
     model_config = ConfigDict(populate_by_name=True)
-    if_match: str | None = Field(None, alias="If-Match", examples=['"3"'])
+    if_match: str | None = Field(None, alias="If-Match", examples=['"0"'])
 
 
 class FieldError(BaseModel):
@@ -130,7 +132,7 @@ class FigureQuery(BaseModel):
     through: str | None = Field(None, pattern=PERIOD_PATTERN, examples=["2026-03"],
                                 description="The last month included (default: the last "
                                             "complete month)")
-    city: str | None = Field(None, examples=["440300"],
+    city: str | None = Field(None, examples=["440300", "110000"],
                              description="One city's figures (a city user: its own only)")
 
 
@@ -199,9 +201,40 @@ def document() -> dict:
         doc = copy.deepcopy(spec.spec)
         for path, operations in doc["paths"].items():
             for method, operation in operations.items():
+                _operation_ids[(path, method)] = operation["operationId"]
+        for path, operations in doc["paths"].items():
+            for method, operation in operations.items():
                 _refine(path, method, operation)
+                if path.startswith(RETURN_PATH):
+                    operation["responses"]["200"]["links"] = _links(path, method)
         _document = doc
     return _document
+
+
+RETURN_PATH = "/api/v1/returns/{city}/{period}"
+# What a client does next with a return it has read or written: the same city and month,
+# and the ETag as If-Match (OpenAPI links, which the stateful fuzzing follows too).
+_NEXT = {"get": ("put", "submit"), "put": ("get", "put", "submit"),
+         "submit": ("get", "approve", "send-back"), "approve": ("get",),
+         "send-back": ("get", "put")}
+
+
+def _links(path: str, method: str) -> dict:
+    action = path.rsplit("/", 1)[-1] if path != RETURN_PATH else method
+    links = {}
+    for target in _NEXT.get(action, ()):
+        target_path = RETURN_PATH if target in ("get", "put") else f"{RETURN_PATH}/{target}"
+        target_method = target if target in ("get", "put") else "post"
+        links[f"then-{target}"] = {
+            "operationId": _operation_ids[(target_path, target_method)],
+            "parameters": {"path.city": "$response.body#/city",
+                           "path.period": "$response.body#/period",
+                           **({"header.If-Match": "$response.header.ETag"}
+                              if target != "get" else {})}}
+    return links
+
+
+_operation_ids: dict = {}
 
 
 def _refine(path: str, method: str, operation: dict) -> None:
@@ -211,7 +244,7 @@ def _refine(path: str, method: str, operation: dict) -> None:
                                    "examples": ["2026-03"]}
         elif parameter.get("in") == "path" and parameter["name"] == "city":
             parameter["schema"] = {"type": "string", "pattern": r"^\d{6}$",
-                                   "examples": ["440300"]}
+                                   "examples": ["440300", "110000"]}
     for code, response in operation.get("responses", {}).items():
         content = response.get("content") or {}
         if int(code) >= 400 and "application/json" in content:

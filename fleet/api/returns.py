@@ -78,7 +78,7 @@ def _target(city_code: str, period_text: str) -> tuple[City, str]:
 
 @bp.route(URL, methods=["GET"])
 @login_required
-@spec.validate(resp=responses(ReturnOut), tags=["returns"])
+@spec.validate(resp=responses(ReturnOut), tags=["returns"], operation_id="getReturn")
 def get_return(city: str, period: str):
     """A city's return for one month, with its status, version (ETag) and warnings."""
     city_obj, period = _target(city, period)
@@ -90,7 +90,7 @@ def get_return(city: str, period: str):
 @bp.route(URL, methods=["PUT"])
 @login_required
 @spec.validate(json=ReturnIn, headers=Preconditions, resp=responses(ReturnOut, write=True),
-               tags=["returns"])
+               tags=["returns"], operation_id="putReturn")
 def put_return(city: str, period: str):
     """Save the month's numbers as a draft (the city's own token only), If-Match required."""
     city_obj, period = _target(city, period)
@@ -134,7 +134,8 @@ def _transition(city_code: str, period_text: str, action) -> object:
 
 @bp.route(URL + "/submit", methods=["POST"])
 @login_required
-@spec.validate(headers=Preconditions, resp=responses(ReturnOut, write=True), tags=["returns"])
+@spec.validate(headers=Preconditions, resp=responses(ReturnOut, write=True), tags=["returns"],
+               operation_id="submitReturn")
 def submit_return(city: str, period: str):
     """Submit the saved return to the ministry (the city's own token only)."""
     return _transition(city, period, lambda ret, expected: returns.submit_saved(
@@ -143,7 +144,8 @@ def submit_return(city: str, period: str):
 
 @bp.route(URL + "/approve", methods=["POST"])
 @login_required
-@spec.validate(headers=Preconditions, resp=responses(ReturnOut, write=True), tags=["review"])
+@spec.validate(headers=Preconditions, resp=responses(ReturnOut, write=True), tags=["review"],
+               operation_id="approveReturn")
 def approve_return(city: str, period: str):
     """The ministry approves a submitted return (which locks it)."""
     return _transition(city, period, lambda ret, expected: returns.approve_return(
@@ -153,7 +155,7 @@ def approve_return(city: str, period: str):
 @bp.route(URL + "/send-back", methods=["POST"])
 @login_required
 @spec.validate(json=SendBackIn, headers=Preconditions, resp=responses(ReturnOut, write=True),
-               tags=["review"])
+               tags=["review"], operation_id="sendBackReturn")
 def send_back_return(city: str, period: str):
     """The ministry sends a submitted return back to the city, with the reason."""
     payload = request.context.json

@@ -71,7 +71,7 @@ def _national_details(p: figures.Progress) -> dict:
 @bp.route("/progress")
 @login_required
 @spec.validate(query=FigureQuery, resp=responses(ProgressOut, bad_query=True),
-               validation_error_status=400, tags=["figures"])
+               validation_error_status=400, tags=["figures"], operation_id="getProgress")
 def progress():
     """Progress as JSON: ?basis=reported|verified&through=YYYY-MM[&city=CODE].
 

@@ -66,7 +66,7 @@ def create_token(session: Session, actor: Actor, user: User, name: str,
     if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise DomainError(_l("A token expires after 1 to %(n)s days.", n=MAX_DAYS),
                           "expires_days")
-    if not user.active:
+    if user.active is False:  # (None: a user not flushed yet, active by default)
         raise DomainError(_l("This account is disabled."))
     now = now or utcnow()
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)

@@ -172,7 +172,10 @@ def register_request_hooks(app: Flask) -> None:
                                              "main.set_language", "static",
                                              "bootstrap.static")):
             if request.path.startswith("/api/"):
-                return {"error": "password change required"}, 403
+                from .web import problem
+
+                return problem(403, _("Please choose your own password first: sign in on "
+                                      "the web and change it."))
             return redirect(url_for("auth.change_password"))
         return None
 

@@ -136,3 +136,25 @@ def test_cli_creates_a_token(runner, setup):
     too_long = runner.invoke(args=["fleet", "create-token", "shenzhen", "--expires-days", "400"])
     assert too_long.exit_code != 0
     assert runner.invoke(args=["fleet", "create-token", "nobody"]).exit_code != 0
+
+
+def test_with_redis_the_limit_is_shared_by_every_node(make_app, setup):
+    """Two apps (two web nodes) on one Redis count a token's requests together."""
+    import uuid
+
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.exceptions.ConnectionError:
+        import pytest
+
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    config = {"REDIS_URL": url, "API_RATE_LIMIT": "3 per minute",
+              "RATELIMIT_KEY_PREFIX": f"fleet-test-{uuid.uuid4().hex}"}
+    nodes = [make_app(**config).test_client(), make_app(**config).test_client()]
+    secret = token_for(setup["city"])
+    path = f"/api/v1/returns/440300/{this_month()}"
+    codes = [nodes[i % 2].get(path, headers=bearer(secret)).status_code for i in range(4)]
+    assert codes == [200, 200, 200, 429]

@@ -78,7 +78,7 @@ def _schemathesis(base: str, token: str, own_city: str | None,
         "--max-examples", "8", "--workers", "1", "--seed", "2026",
         "--suppress-health-check", "all", "--no-color",
     ]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+    return subprocess.run(command, cwd=log.parent, env=env, capture_output=True, text=True,
                           timeout=600)
 
 

@@ -34,7 +34,7 @@ def _body(city: City, period: str, ret, warnings=()) -> dict:
         "lines": {name: values[name] for name in COUNT_FIELDS},
         "infrastructure": {name: values[name] for name in INFRA_FIELDS},
         "notes": values["notes"],
-        "review_comment": ret.review_comment or "" if ret is not None else "",
+        "review_comment": (ret.review_comment or "") if ret is not None else "",
         "submitted_late": bool(ret is not None and ret.submitted_late),
         "warnings": [{"code": w.code, "field": w.field, "message": str(w.message)}
                      for w in warnings],

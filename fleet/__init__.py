@@ -93,6 +93,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"),
                      render_as_batch=True, compare_type=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
     limiter.init_app(app)
@@ -124,7 +125,11 @@ def register_extensions(app: Flask) -> None:
     @login_manager.unauthorized_handler
     def unauthorized():
         if request.path.startswith("/api/"):
-            return {"error": "authentication required"}, 401
+            from .web import problem
+
+            return problem(401, _("Authentication required: send Authorization: Bearer "
+                                  "with an API token."),
+                           headers={"WWW-Authenticate": 'Bearer realm="fleet"'})
         flash(_("Please sign in."), "info")
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
@@ -141,6 +146,8 @@ def _sqlite_pragmas(dbapi_connection, _record):
 def select_locale() -> str:
     if not has_request_context():  # the CLI speaks the default language
         return "zh"
+    if request.path.startswith("/api/"):  # machines say which language they read
+        return request.accept_languages.best_match(("zh", "en")) or "zh"
     lang = session.get("lang")
     if lang in ("zh", "en"):
         return lang
@@ -177,14 +184,14 @@ def register_request_hooks(app: Flask) -> None:
         than the absolute one (both checked on the server, whatever the cookie says)."""
         if request.endpoint in (None, "static", "bootstrap.static"):
             return None
-        if not current_user.is_authenticated:
+        if web.is_token_request(request) or not current_user.is_authenticated:
             return None
         message = web.session_expiry()
         if message is None:
             return None
         web.end_session()
         if request.path.startswith("/api/"):
-            return {"error": "session expired"}, 401
+            return web.problem(401, message)
         flash(message, "warning")
         return redirect(url_for("auth.login"))
 
@@ -196,7 +203,10 @@ def register_request_hooks(app: Flask) -> None:
                                              "main.set_language", "static",
                                              "bootstrap.static")):
             if request.path.startswith("/api/"):
-                return {"error": "password change required"}, 403
+                from .web import problem
+
+                return problem(403, _("Please choose your own password first: sign in on "
+                                      "the web and change it."))
             return redirect(url_for("auth.change_password"))
         return None
 
@@ -221,7 +231,9 @@ def register_errorhandlers(app: Flask) -> None:
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         if request.path.startswith("/api/"):
-            return {"error": getattr(error, "description", "error")}, code
+            from .web import problem
+
+            return problem(code, getattr(error, "description", None))
         return render_template(f"errors/{code}.html"), code
 
     for code in (400, 403, 404, 413, 429, 500):
@@ -232,7 +244,10 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         if request.path.startswith("/api/"):
-            return {"error": "CSRF token missing or invalid"}, 400
+            from .web import problem
+
+            return problem(400, _("CSRF token missing or invalid. Scripts send an API token "
+                                  "instead of a session cookie."))
         return render_template("errors/csrf.html"), 400
 
 

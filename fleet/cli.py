@@ -129,3 +129,28 @@ def demo_command(seed: int, through: str | None, replace: bool, clear: bool):
                f"submitted, {result.returned} sent back, {result.draft} drafts), "
                f"{result.missing} missing, {result.late} submitted late; "
                f"{result.targets_set} demo city targets set.")
+
+
+@fleet_cli.command("create-token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True,
+              help="What the token is for, e.g. the system that uses it.")
+@click.option("--expires-days", type=int, default=90, show_default=True,
+              help="Days until the token expires (1 to 365).")
+def create_token_command(username: str, name: str, expires_days: int):
+    """Create an API token that acts as USERNAME, and print it once (only its hash is kept)."""
+    from .domain import tokens
+
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise click.ClickException(f"No user named {username}.")
+    try:
+        new = tokens.create_token(db.session, Actor.system("fleet create-token"), user, name,
+                                  expires_days)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error.message)) from None
+    db.session.commit()
+    click.echo(f"Token '{new.token.name}' for {user.username}, expires "
+               f"{new.token.expires_at:%Y-%m-%d} (UTC). It is shown only this once:", err=True)
+    click.echo(new.secret)

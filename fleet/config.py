@@ -47,6 +47,10 @@ class Defaults:
     # FLEET_ENV=production refuses to start with unsafe settings (see check_production).
     ENV = "development"
 
+    # The machine API: requests per token (Flask-Limiter syntax); 429 with Retry-After above.
+    API_RATE_LIMIT = "300 per minute"
+    RATELIMIT_HEADERS_ENABLED = True
+
     # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
     TRUSTED_PROXIES = 0
 

@@ -306,3 +306,25 @@ def _bump_on_bulk_write(state) -> None:
         table = getattr(state.statement, "table", None)
         if table is not None and table.name not in NO_FIGURES:
             bump_data_version(state.session)
+
+
+class ApiToken(db.Model):
+    """A named, expiring, revocable API token that acts as its user. Only the SHA-256 of
+    the secret is kept: the secret itself is shown once, when the token is created."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # hex SHA-256 of the whole secret; the secret has 256 bits of entropy, so no salt or
+    # slow hash is needed (nothing to brute-force), and a lookup is one indexed equality.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters of the secret, so its owner can tell tokens apart.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    last_used_ip: Mapped[str | None] = mapped_column(String(45))
+    revoked: Mapped[bool] = mapped_column(default=False)
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()

@@ -9,10 +9,11 @@ from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
-from flask import Response, abort, current_app, g, request, session
+from flask import Response, abort, current_app, g, json, request, session
 from flask_babel import get_locale, to_user_timezone
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .domain import figures
 from .domain.accounts import PasswordPolicy
@@ -75,6 +76,13 @@ def end_session() -> None:
     session.clear()
     if lang_choice:
         session["lang"] = lang_choice
+
+
+def is_token_request(req) -> bool:
+    """An API call with `Authorization: Bearer <token>`: it has no session (no cookie, no
+    CSRF, no session lifetimes); the token is its credential."""
+    auth = req.authorization
+    return auth is not None and auth.type == "bearer" and req.path.startswith("/api/v1/")
 
 
 def session_is_current(user: User) -> bool:
@@ -163,6 +171,26 @@ def city_scope() -> City | None:
     if code is None:
         return current_user.city if current_user.role == "city" else None
     return visible_city(code)
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(status: int, detail: object = None, errors=(), headers=None, **extra) -> Response:
+    """An RFC 9457 problem details response: the API's one shape of an error.
+
+    detail and each error's message may be lazy translations: they are rendered here, in the
+    request's language. errors: (field, message) pairs; field None is the request as a whole.
+    """
+    body = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"),
+            "status": status}
+    if detail is not None:
+        body["detail"] = str(detail)
+    body["errors"] = [{"field": field, "message": str(message)} for field, message in errors]
+    body.update(extra)
+    response = Response(json.dumps(body, ensure_ascii=False), status=status,
+                        mimetype=PROBLEM_JSON, headers=headers)
+    return response
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

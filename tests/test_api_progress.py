@@ -14,7 +14,8 @@ def data(users):
 
 def test_signed_out_gets_401_json(client, data):
     response = client.get("/api/v1/progress")
-    assert response.status_code == 401 and response.json == {"error": "authentication required"}
+    assert response.status_code == 401 and response.mimetype == "application/problem+json"
+    assert response.json["status"] == 401 and response.headers["WWW-Authenticate"]
 
 
 def test_ministry_gets_national_cities_categories_and_months(client, auth, data):
@@ -72,7 +73,7 @@ def test_bad_parameters(client, auth, data):
     auth.login("ministry1")
     for query in ("?basis=all", "?through=March", "?through=2025-00"):
         response = client.get("/api/v1/progress" + query)
-        assert response.status_code == 400 and "error" in response.json
+        assert response.status_code == 400 and response.json["status"] == 400
 
 
 def test_the_api_and_the_dashboard_agree(client, auth, data):

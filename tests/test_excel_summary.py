@@ -248,7 +248,7 @@ def test_stable_urls_for_scripts(client, auth, through):
     api_csv = client.get(f"/api/v1/flat.csv?basis=verified&through={through}")
     assert api_csv.data == client.get(f"/excel/flat.csv?basis=verified&through={through}").data
     bad = client.get("/api/v1/flat.csv?basis=everything")
-    assert bad.status_code == 400 and "basis" in bad.get_json()["error"]
+    assert bad.status_code == 400 and "basis" in bad.get_json()["detail"]
     assert client.get("/api/v1/summary.xlsx?through=2025-13").status_code == 400
     assert client.get("/excel/summary.xlsx?basis=x").status_code == 400
 

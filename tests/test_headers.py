@@ -90,7 +90,8 @@ class InlineCode(HTMLParser):
             self.found.append(f"inline script: {data.strip()[:40]}")
 
 
-SAMPLE_ARGS = {"code": "440300", "fmt": "png", "kind": "national"}
+SAMPLE_ARGS = {"code": "440300", "city": "440300", "fmt": "png", "kind": "national",
+               "token_id": 1}
 
 
 def urls_of_every_page(app, ids):

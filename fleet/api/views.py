@@ -8,6 +8,7 @@ from ..domain import figures
 from ..domain.reference import CATEGORY_BY_CODE
 from ..web import basis_and_through, city_scope
 from . import bp
+from .openapi import FigureQuery, ProgressOut, responses, spec
 
 
 def _completeness(c: figures.Completeness) -> dict:
@@ -69,6 +70,8 @@ def _national_details(p: figures.Progress) -> dict:
 
 @bp.route("/progress")
 @login_required
+@spec.validate(query=FigureQuery, resp=responses(ProgressOut, bad_query=True),
+               validation_error_status=400, tags=["figures"], operation_id="getProgress")
 def progress():
     """Progress as JSON: ?basis=reported|verified&through=YYYY-MM[&city=CODE].
 

@@ -11,6 +11,7 @@ from .domain import accounts, cities
 from .domain.audit import Actor
 from .domain.errors import DomainError
 from .domain.programme import get_programme
+from .domain.reference import ROLES
 from .extensions import db
 from .models import User
 
@@ -54,7 +55,7 @@ def init_command(admin_name: str):
 
 @fleet_cli.command("create-user")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["city", "ministry", "admin", "viewer"]),
+@click.option("--role", type=click.Choice(ROLES),
               required=True, help="What the user may do.")
 @click.option("--city", "city_code", help="The city's 6-digit code (for --role city).")
 @click.option("--name", "display_name", default="", help="The user's full name.")

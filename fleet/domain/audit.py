@@ -458,6 +458,11 @@ def parse_filter(args: Mapping[str, str]) -> AuditFilter:
     return flt
 
 
+def local_date_of(at_utc: datetime) -> date:
+    """The Beijing date of a stored (UTC) time."""
+    return (at_utc + timedelta(hours=LOCAL_TZ_HOURS)).date()
+
+
 def _utc(day: date) -> datetime:
     return datetime.combine(day, time.min) - timedelta(hours=LOCAL_TZ_HOURS)
 
@@ -485,7 +490,11 @@ def _record_condition(text: str):
         month = and_(month, AuditEvent.target_id.endswith(" " + period))
     conditions = [and_(AuditEvent.target_type == "return", AuditEvent.target_id.in_(returns)),
                   and_(AuditEvent.target_type == "month", month)]
-    if rest:
+    if period:  # a month names returns (and national files of that month), not a city
+        if not rest:
+            conditions.append(and_(AuditEvent.target_type == "file",
+                                   _contains(AuditEvent.target_id, period)))
+    elif rest:
         users = select(cast(User.id, String)).where(or_(_contains(User.username, rest),
                                                         _contains(User.display_name, rest)))
         conditions += [
@@ -493,7 +502,7 @@ def _record_condition(text: str):
             and_(AuditEvent.target_type == "user", AuditEvent.target_id.in_(users)),
             and_(AuditEvent.target_type.in_(("path", "file")),
                  _contains(AuditEvent.target_id, rest))]
-    elif not period:
+    else:
         return false()
     return or_(*conditions)
 

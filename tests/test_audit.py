@@ -419,3 +419,30 @@ def test_review_page_shows_the_readable_history(client, auth, setup):
     assert "原因: — → 公交数字有误" in history
     assert "城市公交 · 纯电动: — → 4" in history or "城市公交 · 纯电动: 0 → 4" in history
     assert "return.submit" not in page and "return.send_back" not in page
+
+
+def test_the_log_page_runs_the_same_queries_for_few_and_many_events(app, client, auth, setup):
+    from .test_progress_queries import counting
+
+    shenzhen = city_by_code(db.session, "440300")
+    returns = [make_return(shenzhen, f"2024-{m:02d}", "draft").id for m in range(1, 13)]
+    auth.login("auditor1")
+
+    def queries() -> int:
+        with counting(db.engine) as statements:
+            assert client.get("/audit/").status_code == 200
+        return len(statements)
+
+    def add(n: int) -> None:
+        for i in range(n):
+            record_event(db.session, Actor.system("test"), "return.save", "return",
+                         returns[i % 12], {"bus_bev": i}, {"bus_bev": i + 1})
+            record_event(db.session, Actor.system("test"), "user.update", "user",
+                         setup["viewer"].id, {"role": "viewer"}, {"role": "ministry"})
+            record_event(db.session, Actor.system("test"), "city.update", "city", "110000")
+        db.session.commit()
+
+    add(2)
+    few = queries()
+    add(40)
+    assert queries() == few

@@ -8,7 +8,6 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from ..domain.reference import ROLE_LIST, label
 
 
-
 def role_choices(lang: str) -> list[tuple[str, str]]:
     """Every role of fleet.domain.reference.ROLES, as people call it."""
     return [(role.code, label(role, lang)) for role in ROLE_LIST]

@@ -17,23 +17,23 @@ def _page() -> int:
     return min(int(text), MAX_PAGE) if text.isascii() and text.isdigit() else 1
 
 
+def _render(flt: audit.AuditFilter, page: audit.AuditPage | None, error=None):
+    language = lang()
+    events = audit.readable(db.session, page.events, language) if page else []
+    return render_template("audit/log.html", error=error, flt=flt, page=page, events=events,
+                           actions=audit.action_choices(language),
+                           kinds=audit.record_type_choices(language)), (400 if error else 200)
+
+
 @bp.route("/")
 @roles_required("auditor")
 def log():
     """The audit log, newest first: filters by user, action, record and dates, in pages."""
-    language = lang()
     try:
         flt = audit.parse_filter(request.args)
     except DomainError as error:
-        return render_template("audit/log.html", error=error, flt=audit.AuditFilter(),
-                               page=None, events=[],
-                               actions=audit.action_choices(language),
-                               kinds=audit.record_type_choices(language)), 400
-    page = audit.search_events(db.session, flt, _page())
-    return render_template("audit/log.html", error=None, flt=flt, page=page,
-                           events=audit.readable(db.session, page.events, language),
-                           actions=audit.action_choices(language),
-                           kinds=audit.record_type_choices(language))
+        return _render(audit.AuditFilter(), None, error)
+    return _render(flt, audit.search_events(db.session, flt, _page()))
 
 
 @bp.route("/audit.csv")
@@ -43,9 +43,5 @@ def log_csv():
     try:
         flt = audit.parse_filter(request.args)
     except DomainError as error:
-        return render_template("audit/log.html", error=error, flt=audit.AuditFilter(),
-                               page=None, events=[],
-                               actions=audit.action_choices(lang()),
-                               kinds=audit.record_type_choices(lang())), 400
-    body = audit.audit_csv(db.session, flt, lang())
-    return attachment(body, CSV, "fleet-audit-log.csv")
+        return _render(audit.AuditFilter(), None, error)
+    return attachment(audit.audit_csv(db.session, flt, lang()), CSV, "fleet-audit-log.csv")

@@ -446,3 +446,26 @@ def test_the_log_page_runs_the_same_queries_for_few_and_many_events(app, client,
     few = queries()
     add(40)
     assert queries() == few
+
+
+def test_every_field_of_the_audited_records_has_a_label(app, runner, users):
+    """The fields that users, cities, the programme, returns and the demo write into the log
+    are all named in Chinese, never shown as code."""
+    from fleet.domain.rules import NUMBER_FIELDS
+
+    result = runner.invoke(args=["fleet", "demo", "--through", "2025-03"])
+    assert result.exit_code == 0, result.output
+    keys = set()
+    for e in events():
+        for values in (e.before, e.after):
+            keys |= set(values or {})
+    assert {"name_zh", "pilot_nev_target", "nev_target", "seed", "returns"} <= keys
+    from fleet.domain.accounts import _snapshot as user_fields
+    from fleet.domain.programme import get_programme
+
+    keys |= set(user_fields(users["city"])) | {"national_target", "first_period", "last_period",
+                                               "due_day", "demo_data"}
+    assert get_programme(db.session).demo_data
+    for key in keys | set(NUMBER_FIELDS) | {"status", "reason", "notes"}:
+        assert audit.field_name(key, "zh") != key, key
+        assert audit.field_name(key, "en") != key, key

@@ -200,6 +200,18 @@ FIELDS: dict[str, tuple[str, str]] = {
     "reason": ("原因", "Reason"),
     "returns_deleted": ("删除的月报数", "Returns deleted"),
     "seed": ("随机种子", "Seed"),
+    # What `flask fleet demo` reports (fleet.domain.demo.DemoResult).
+    "through": ("填至月份", "Filled through"),
+    "cities": ("城市数", "Cities"),
+    "returns": ("月报数", "Returns"),
+    "approved": ("已通过", "Approved"),
+    "submitted": ("已提交", "Submitted"),
+    "returned": ("已退回", "Sent back"),
+    "draft": ("草稿", "Drafts"),
+    "missing": ("缺报", "Missing"),
+    "late": ("迟报", "Late"),
+    "targets_set": ("设定的演示目标数", "Demo targets set"),
+    "replaced": ("替换的月报数", "Returns replaced"),
 }
 
 

@@ -46,9 +46,9 @@ def audit_request(action: str, detail: str = "") -> None:
     """Keep an audit event of this request (who tried what, from where), on its own: whatever
     the request had started is rolled back first."""
     db.session.rollback()
+    line = f"{request.method} {request.full_path.rstrip('?')}"
     record_event(db.session, current_actor(), action, "path", request.path[:64],
-                 detail=(f"{request.method} {request.full_path}" + (f" {detail}" if detail
-                                                                     else ""))[:2000])
+                 detail=(f"{line} {detail}" if detail else line)[:2000])
     db.session.commit()
 
 

@@ -159,6 +159,7 @@ def register_blueprints(app: Flask) -> None:
     from . import cache
     from .admin import bp as admin_bp
     from .api import bp as api_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .main import bp as main_bp
     from .progress import bp as progress_bp
@@ -173,6 +174,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(returns_bp)
     app.register_blueprint(review_bp, url_prefix="/review")
+    app.register_blueprint(audit_bp, url_prefix="/audit")
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -213,7 +215,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from . import web
-    from .domain.reference import CATEGORIES, NEV_SHARE_AIM, POWERTRAINS
+    from .domain.reference import CATEGORIES, NEV_SHARE_AIM, POWERTRAINS, role_label
 
     app.jinja_env.filters["num"] = web.format_number
     app.jinja_env.filters["pct"] = web.format_percent
@@ -224,6 +226,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["categories"] = CATEGORIES
     app.jinja_env.globals["powertrains"] = POWERTRAINS
     app.jinja_env.globals["nev_share_aim"] = NEV_SHARE_AIM
+    app.jinja_env.globals["role_label"] = role_label
     app.context_processor(web.template_context)
 
 
@@ -243,6 +246,9 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
+        from .web import audit_request
+
+        audit_request("security.csrf_failed", error.description)
         if request.path.startswith("/api/"):
             from .web import problem
 

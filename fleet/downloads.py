@@ -28,7 +28,7 @@ def summary_response() -> Response:
     body = build_summary_workbook(progress, _flat(basis, progress.window.through, city),
                                   lang())
     return attachment(body, XLSX, download_name("summary", progress.window.through, basis,
-                                                 city, "xlsx"))
+                                                 city, "xlsx"), record=_record(city))
 
 
 def flat_csv_response() -> Response:
@@ -37,7 +37,13 @@ def flat_csv_response() -> Response:
     city = city_scope()
     through = figures.window(get_programme(db.session), through).through
     body = build_flat_csv(_flat(basis, through, city), lang())
-    return attachment(body, CSV, download_name("data", through, basis, city, "csv"))
+    return attachment(body, CSV, download_name("data", through, basis, city, "csv"),
+                      record=_record(city))
+
+
+def _record(city: City | None) -> tuple[str, str] | None:
+    """What the audit log says the file is about: the city, or (national) the file itself."""
+    return ("city", city.code) if city is not None else None
 
 
 def download_name(kind: str, through: str, basis: str, city: City | None, ext: str) -> str:

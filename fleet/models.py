@@ -95,9 +95,10 @@ class User(UserMixin, db.Model):
 
     city: Mapped[City | None] = relationship()
 
+    # The roles of fleet.domain.reference.ROLES (a test checks that they agree).
     __table_args__ = (
         CheckConstraint(
-            "role IN ('city', 'ministry', 'admin', 'viewer')", name="ck_user_role"
+            "role IN ('city', 'ministry', 'admin', 'auditor', 'viewer')", name="ck_user_role"
         ),
         # A city user belongs to exactly one city; other roles to none.
         CheckConstraint(

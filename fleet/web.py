@@ -106,11 +106,19 @@ def session_expiry():
     return None
 
 
-def refuse(code: int = 403):
-    """Refuse the request, keeping an audit event of the attempt (who tried what, from where)."""
-    record_event(db.session, current_actor(), "access.denied", "path", request.path[:64],
-                 detail=f"{request.method} {request.full_path}"[:2000])
+def audit_request(action: str, detail: str = "") -> None:
+    """Keep an audit event of this request (who tried what, from where), on its own: whatever
+    the request had started is rolled back first."""
+    db.session.rollback()
+    line = f"{request.method} {request.full_path.rstrip('?')}"
+    record_event(db.session, current_actor(), action, "path", request.path[:64],
+                 detail=(f"{line} {detail}" if detail else line)[:2000])
     db.session.commit()
+
+
+def refuse(code: int = 403):
+    """Refuse the request, keeping an audit event of the attempt."""
+    audit_request("access.denied")
     abort(code)
 
 
@@ -197,8 +205,14 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV = "text/csv; charset=utf-8"
 
 
-def attachment(body: bytes, mimetype: str, name: str) -> Response:
-    """A file to download, never cached by a shared proxy."""
+def attachment(body: bytes, mimetype: str, name: str,
+               record: tuple[str, object] | None = None) -> Response:
+    """A file to download, never cached by a shared proxy, and an audit event of who took
+    it: `record` is what the file is about (("return", id), ("city", code)); the file's
+    name by default."""
+    kind, ident = record or ("file", name)
+    record_event(db.session, current_actor(), "file.download", kind, ident, detail=name)
+    db.session.commit()
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     response.cache_control.private = True

@@ -116,10 +116,12 @@ def cities(app):
 @pytest.fixture
 def users(app, cities):
     """One user of each role; the city user belongs to Shenzhen, another to Beijing."""
+    # (The auditor is the only reader of the audit log; see tests/test_audit.py.)
     from fleet.domain.cities import city_by_code
 
     return {
         "admin": make_user("admin1", "admin"),
+        "auditor": make_user("auditor1", "auditor"),
         "ministry": make_user("ministry1", "ministry"),
         "viewer": make_user("viewer1", "viewer"),
         "city": make_user("shenzhen", "city", city_by_code(db.session, "440300")),

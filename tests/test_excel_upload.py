@@ -299,7 +299,10 @@ def test_bad_files_are_refused_with_a_clear_message(client, auth, setup, case, m
     assert message.format(month=this_month()) in page
     assert 'name="token"' not in page
     assert the_return() is None
-    assert db.session.scalar(select(func.count(AuditEvent.id))) == events
+    # Nothing changed; the only trace is the refusal itself, in the audit log.
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == events + 1
+    refusal = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert refusal.action == "upload.refused" and refusal.username == "shenzhen"
 
 
 def test_archive_limits_are_checked_from_the_directory(app):

@@ -3,7 +3,7 @@
 import pytest
 
 ADMIN_PAGES = ["/admin/users", "/admin/users/new", "/admin/cities", "/admin/cities/440300",
-               "/admin/programme", "/admin/audit"]
+               "/admin/programme"]
 
 
 def test_anonymous_user_is_sent_to_sign_in(client, users):
@@ -12,7 +12,7 @@ def test_anonymous_user_is_sent_to_sign_in(client, users):
         assert response.status_code == 302 and "/login" in response.headers["Location"], url
 
 
-@pytest.mark.parametrize("role", ["city", "ministry", "viewer"])
+@pytest.mark.parametrize("role", ["city", "ministry", "viewer", "auditor"])
 def test_only_admins_open_admin_pages(client, auth, users, role):
     auth.login(users[role].username)
     for url in ADMIN_PAGES:

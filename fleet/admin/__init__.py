@@ -1,4 +1,4 @@
-"""Administration: users, cities and targets, programme settings, audit log."""
+"""Administration: users, cities and targets, programme settings."""
 
 from flask import Blueprint
 

@@ -5,18 +5,18 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-ROLE_CHOICES = [
-    ("city", _l("City bureau")),
-    ("ministry", _l("Ministry reviewer")),
-    ("admin", _l("Administrator")),
-    ("viewer", _l("Viewer (read-only)")),
-]
+from ..domain.reference import ROLE_LIST, label
+
+
+def role_choices(lang: str) -> list[tuple[str, str]]:
+    """Every role of fleet.domain.reference.ROLES, as people call it."""
+    return [(role.code, label(role, lang)) for role in ROLE_LIST]
 
 
 class UserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=100)])
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=[])
     city = SelectField(_l("City"), choices=[], validate_choice=True)
     password = PasswordField(_l("Initial password"), validators=[DataRequired(),
                                                                  Length(max=256)])
@@ -24,7 +24,7 @@ class UserForm(FlaskForm):
 
 class EditUserForm(FlaskForm):
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=100)])
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
+    role = SelectField(_l("Role"), choices=[])
     city = SelectField(_l("City"), choices=[], validate_choice=True)
     active = BooleanField(_l("Account active"))
 

@@ -1,17 +1,24 @@
-"""Admin views: thin wrappers around fleet.domain: accounts, cities and programme."""
+"""Admin views: thin wrappers around fleet.domain: accounts, cities and programme. The audit
+log is the auditor's (fleet.audit), not the admin's."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from ..domain import accounts, cities
-from ..domain.audit import recent_events
 from ..domain.errors import DomainError
 from ..domain.programme import get_programme, update_programme
 from ..extensions import db
 from ..models import User, utcnow
 from ..web import current_actor, lang, password_policy, roles_required
 from . import bp
-from .forms import CityForm, EditUserForm, ProgrammeForm, ResetPasswordForm, UserForm
+from .forms import (
+    CityForm,
+    EditUserForm,
+    ProgrammeForm,
+    ResetPasswordForm,
+    UserForm,
+    role_choices,
+)
 
 
 def _city_choices():
@@ -42,6 +49,7 @@ def create_user():
     """Create an account with an initial password the user must change."""
     form = UserForm()
     form.city.choices = _city_choices()
+    form.role.choices = role_choices(lang())
     if request.method == "GET":
         form.password.data = password_policy().generate()
     if form.validate_on_submit():
@@ -68,6 +76,7 @@ def edit_user(user_id: int):
     user = db.session.get(User, user_id) or abort(404)
     form = EditUserForm(obj=user if request.method == "GET" else None)
     form.city.choices = _city_choices()
+    form.role.choices = role_choices(lang())
     if request.method == "GET":
         form.city.data = user.city.code if user.city else ""
     reset_form = ResetPasswordForm(prefix="reset")
@@ -195,17 +204,3 @@ def programme():
             return redirect(url_for("admin.programme"))
     return render_template("admin/programme.html", form=form)
 
-
-@bp.route("/audit")
-@roles_required("admin")
-def audit_log():
-    """The audit log, newest first, filtered by action or user."""
-    page = max(1, request.args.get("page", 1, type=int))
-    per_page = 100
-    action = request.args.get("action") or None
-    username = request.args.get("user") or None
-    events = recent_events(db.session, action=action, username=username,
-                           limit=per_page + 1, offset=(page - 1) * per_page)
-    return render_template("admin/audit.html", events=events[:per_page], page=page,
-                           has_more=len(events) > per_page, action=action or "",
-                           username=username or "")

@@ -50,9 +50,35 @@ POWERTRAIN_BY_CODE = {p.code: p for p in POWERTRAINS}
 # The pilot's aim for public charging points added against NEVs added (1 : 1).
 CHARGING_POINTS_PER_NEV_AIM = 1.0
 
-ROLES = ("city", "ministry", "admin", "viewer")
 
 
-def label(item: Category | Powertrain, lang: str) -> str:
+@dataclass(frozen=True)
+class Role:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+# The one list of roles (the database's check constraint, the CLI and the admin form follow
+# it). Three-way separation of duties (等保 8.1.4.3): the admin manages accounts and settings,
+# the auditor alone reads the audit log, the ministry reviews.
+ROLE_LIST: tuple[Role, ...] = (
+    Role("city", "城市主管部门", "City bureau"),
+    Role("ministry", "部级审核人员", "Ministry reviewer"),
+    Role("admin", "系统管理员", "Administrator"),
+    Role("auditor", "审计管理员", "Auditor"),
+    Role("viewer", "只读用户", "Viewer (read-only)"),
+)
+ROLES = tuple(r.code for r in ROLE_LIST)
+ROLE_BY_CODE = {r.code: r for r in ROLE_LIST}
+
+
+def label(item: Category | Powertrain | Role, lang: str) -> str:
     """The item's name in the interface language ('zh' or 'en')."""
     return item.name_zh if lang.startswith("zh") else item.name_en
+
+
+def role_label(code: str, lang: str) -> str:
+    """A role as people call it: 审计管理员 / Auditor (the code itself if unknown)."""
+    role = ROLE_BY_CODE.get(code)
+    return label(role, lang) if role is not None else code

@@ -12,6 +12,7 @@ HOME_BY_ROLE = {
     "ministry": ("review.queue", "progress.dashboard"),
     "viewer": ("progress.dashboard",),
     "admin": ("admin.users",),
+    "auditor": ("audit.log",),
 }
 
 

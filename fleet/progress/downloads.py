@@ -22,7 +22,8 @@ def filled_return(code: str, period: str):
     if ret is None:
         abort(404)
     return attachment(build_filled_return(ret, lang()), XLSX,
-                      f"fleet-return-{city.code}-{period}-{ret.status}.xlsx")
+                      f"fleet-return-{city.code}-{period}-{ret.status}.xlsx",
+                      record=("return", ret.id))
 
 
 @bp.route("/excel/summary.xlsx")

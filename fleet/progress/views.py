@@ -14,6 +14,7 @@ from ..web import (
     basis_and_through,
     format_period_for_user,
     lang,
+    refuse,
     roles_required,
     visible_city,
 )
@@ -132,7 +133,7 @@ def chart(kind: str, fmt: str):
     if kind not in charts.KINDS:
         abort(404)
     if kind != "national" and current_user.role not in MINISTRY_SIDE:
-        abort(403)
+        refuse(403)
     basis, through = basis_and_through()
     language = lang()
     return _image((kind, basis, through), fmt, lambda: charts.progress_chart(

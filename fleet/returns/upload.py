@@ -7,6 +7,7 @@ from flask_login import current_user
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from ..domain import returns
+from ..domain.audit import month_target, record_event
 from ..domain.errors import DomainError, StaleData
 from ..domain.excel.template import build_return_template
 from ..domain.excel.upload import UploadRejected, apply_upload, preview_upload
@@ -40,7 +41,8 @@ def template(period: str):
         return redirect(url_for("returns.edit", period=period))
     city = current_user.city
     return attachment(build_return_template(city, period, lang()), XLSX,
-                      f"fleet-template-{city.code}-{period}.xlsx")
+                      f"fleet-template-{city.code}-{period}.xlsx",
+                      record=("month", month_target(city.code, period)))
 
 
 # --- upload -------------------------------------------------------------------------------------
@@ -88,6 +90,10 @@ def upload(period: str):
             error = refused.message
         else:
             confirm = ConfirmForm(token=_sign(preview, city, period)) if preview.ok else None
+            if not preview.ok:
+                db.session.rollback()
+                _audit_upload("return.invalid", city, period, upload_file.filename,
+                              [str(p) for p in preview.errors])
             return render_template("returns/upload_preview.html", preview=preview, confirm=confirm,
                                    form=UploadForm(formdata=None), period=period, city=city,
                                    ret=ret, label=lambda name: field_label(name, lang()))
@@ -96,8 +102,19 @@ def upload(period: str):
     elif request.method == "POST":
         error = "; ".join(str(e) for e in form.file.errors) or _("Please choose the file to "
                                                                   "upload.")
+    if error:
+        name = getattr(form.file.data, "filename", None)
+        _audit_upload("upload.refused", city, period, name, [str(error)])
     return render_template("returns/upload.html", form=form, period=period, city=city, ret=ret,
                            error=error), (400 if error else 200)
+
+
+def _audit_upload(action: str, city, period: str, filename: str | None,
+                  problems: list[str]) -> None:
+    """Keep a refused upload in the audit log: which file, and why (nothing else is kept)."""
+    record_event(db.session, current_actor(), action, "month", month_target(city.code, period),
+                 detail=f"{filename or ''}: " + "; ".join(problems))
+    db.session.commit()
 
 
 @bp.route("/returns/<period>/upload/confirm", methods=["POST"])
@@ -120,6 +137,8 @@ def upload_confirm(period: str):
                                 source=payload["source"])[1]
     except UploadRejected as rejected:
         db.session.rollback()
+        _audit_upload("return.invalid", city, period, payload["source"],
+                      [str(p) for p in rejected.problems] or [str(rejected.message)])
         flash(rejected.message, "danger")
         for problem in rejected.problems:
             flash(str(problem), "danger")

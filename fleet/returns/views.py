@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..domain import returns
+from ..domain.audit import month_target, record_event
 from ..domain.errors import DomainError, StaleData
 from ..domain.programme import due_date, get_programme, local_today
 from ..domain.rules import field_label
@@ -42,6 +43,7 @@ def edit(period: str):
         except returns.ValidationFailed as failed:
             db.session.rollback()
             problems = failed.result.errors
+            _audit_refusal("return.invalid", city, period, problems, raw_values(form))
             flash(_("The return has errors; nothing was saved. Please correct the fields "
                     "marked in red."), "danger")
         except StaleData as stale:
@@ -76,6 +78,19 @@ def edit(period: str):
         state=returns.month_state(ret.status if ret else None, period,
                                   due_date(programme, period), local_today()),
         label=lambda name: field_label(name, lang()))
+
+
+def _audit_refusal(action: str, city, period: str, problems, entered: dict) -> None:
+    """Keep the refused attempt in the audit log: which fields, why, and what was entered."""
+    fields = [p.field for p in problems if p.field]
+    detail = "; ".join(f"{field_label(p.field, lang())}: {p.message}" if p.field
+                       else str(p.message) for p in problems)
+    record_event(db.session, current_actor(), action, "month",
+                 month_target(city.code, period),
+                 after={name: str(entered.get(name))[:200] for name in fields
+                        if name in entered},
+                 detail=detail)
+    db.session.commit()
 
 
 def _fill(form: ReturnForm, ret) -> None:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..domain import returns
-from ..domain.audit import recent_events
+from ..domain.audit import readable, recent_events
 from ..domain.errors import DomainError
 from ..domain.programme import due_date, get_programme
 from ..domain.rules import field_label
@@ -42,7 +42,8 @@ def detail(return_id: int):
     revisions = returns.revisions_of(db.session, ret)
     changes = {newer.number: returns.revision_changes(older, newer)
                for older, newer in zip(revisions, revisions[1:], strict=False)}
-    history = recent_events(db.session, target_type="return", target_id=str(ret.id), limit=200)
+    history = readable(db.session, recent_events(db.session, target_type="return",
+                                                 target_id=str(ret.id)), lang())
     form = ReviewForm(version=str(ret.version))
     return render_template(
         "review/detail.html", ret=ret, values=returns.values_of(ret), revisions=revisions,

@@ -39,6 +39,10 @@ class Defaults:
     REDIS_URL = None
     REDIS_KEY_PREFIX = "fleet:"
 
+    # Where `flask fleet backup` looks first for pg_dump / pg_restore (else PATH, then
+    # Debian's /usr/lib/postgresql/<server major>/bin).
+    PG_BIN_DIR = None
+
 
 def database_url_from_env(instance_path: str) -> str:
     """The database: DATABASE_URL (or FLEET_DATABASE_URL) if set, else SQLite in instance/."""

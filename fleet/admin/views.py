@@ -3,7 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..domain import accounts, cities
+from ..domain import accounts, cities, integrity
 from ..domain.audit import recent_events
 from ..domain.errors import DomainError
 from ..domain.programme import get_programme, update_programme
@@ -192,3 +192,28 @@ def audit_log():
     return render_template("admin/audit.html", events=events[:per_page], page=page,
                            has_more=len(events) > per_page, action=action or "",
                            username=username or "")
+
+
+@bp.route("/integrity")
+@roles_required("admin")
+def integrity_status():
+    """The last verification of the returns' hash chain: when, by whom, what disagreed."""
+    return render_template("admin/integrity.html",
+                           check=integrity.last_verification(db.session),
+                           field_label=integrity.mismatch_field_label)
+
+
+@bp.route("/integrity/verify", methods=["POST"])
+@roles_required("admin")
+def integrity_verify():
+    """Run the verification now (as `flask fleet verify` does) and show its result."""
+    actor = current_actor()
+    result = integrity.verify_returns(db.session)
+    integrity.record_verification(db.session, actor, result)
+    db.session.commit()
+    if result.ok:
+        flash(_("All %(n)s returns verified.", n=result.returns), "success")
+    else:
+        flash(_("%(n)s mismatches found: stored numbers differ from their revisions.",
+                n=len(result.mismatches)), "danger")
+    return redirect(url_for("admin.integrity_status"))

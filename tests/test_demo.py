@@ -135,8 +135,11 @@ def test_clear_and_replace_touch_only_demo_returns(runner, cities):
         replaced.output.replace("\n", ""))
     assert count(MonthlyReturn) == demo_returns + 1
 
+    version = figures.data_version(db.session)
     cleared = runner.invoke(args=["fleet", "demo", "--clear"])
     assert cleared.exit_code == 0, cleared.output
+    db.session.rollback()
+    assert figures.data_version(db.session) != version  # cached figures are not served
     assert f"{demo_returns - 1} returns deleted" in cleared.output
     db.session.expire_all()
     kept = db.session.scalars(select(MonthlyReturn).order_by(MonthlyReturn.id)).all()

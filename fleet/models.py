@@ -89,6 +89,9 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # Raised to end every session signed in before: each session carries the value it was
+    # signed in with, and the user loader refuses a session whose value is behind.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     city: Mapped[City | None] = relationship()

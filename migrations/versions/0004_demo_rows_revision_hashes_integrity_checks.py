@@ -1,7 +1,7 @@
 """demo rows marked, revision hash chain, integrity check results
 
 Revision ID: 0004
-Revises: 0011
+Revises: 0003
 Create Date: 2026-11-28 06:00:00
 
 - monthly_return.demo: the rows `flask fleet demo` wrote. A database that has demo data
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0004'
-down_revision = '0011'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

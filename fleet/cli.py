@@ -154,3 +154,107 @@ def create_token_command(username: str, name: str, expires_days: int):
     click.echo(f"Token '{new.token.name}' for {user.username}, expires "
                f"{new.token.expires_at:%Y-%m-%d} (UTC). It is shown only this once:", err=True)
     click.echo(new.secret)
+
+
+def _who_runs() -> str:
+    """The name recorded with a verification: the system user, or "cron" without a terminal."""
+    import getpass
+
+    if not sys.stdin.isatty():
+        return "cron"
+    try:
+        return f"{getpass.getuser()} (command line)"
+    except (KeyError, OSError):
+        return "command line"
+
+
+@fleet_cli.command("verify")
+@click.option("--by", help="Who runs it, stored with the result (default: the system user, "
+                           "or 'cron' when not run from a terminal).")
+def verify_command(by: str | None):
+    """Prove that no stored number changed behind the revisions' hash chain.
+
+    Recomputes the SHA-256 chain of every return's revisions and compares each submitted or
+    approved return's current numbers to its last revision. Lists every mismatch (city,
+    month, field, stored value vs the revision's) and exits 1; otherwise prints
+    "all N returns verified" and exits 0. The result is stored; the admin page
+    数据完整性 / Integrity shows the last one.
+    """
+    from .domain import integrity
+
+    result = integrity.verify_returns(db.session)
+    integrity.record_verification(db.session, Actor.system("fleet verify"), result,
+                                  by=by or _who_runs())
+    db.session.commit()
+    for mismatch in result.mismatches:
+        click.echo(mismatch.line())
+    if not result.ok:
+        count = len(result.mismatches)
+        click.echo(f"{count} mismatch{'es' if count != 1 else ''} in "
+                   f"{len({(m.city, m.period) for m in result.mismatches})} of "
+                   f"{result.returns} returns.", err=True)
+        sys.exit(1)
+    click.echo(f"all {result.returns} returns verified ({result.revisions} revisions).")
+
+
+def _secret_key_file():
+    """instance/secret_key: where the key lives unless FLEET_SECRET_KEY sets it."""
+    from pathlib import Path
+
+    return Path(current_app.instance_path) / "secret_key"
+
+
+@fleet_cli.command("backup")
+@click.argument("path", required=False, type=click.Path())
+def backup_command(path: str | None):
+    """Write a consistent copy of the live database and the instance secret key to one
+    file: PATH, or a new file named by the time in PATH if it is a folder (default:
+    instance/backups/). SQLite is copied with its online backup API, PostgreSQL with
+    `pg_dump -Fc`; a manifest inside says when, which database, the Alembic revision and
+    each table's rows. The file is readable by its owner only: it holds the secret key.
+    """
+    from pathlib import Path
+
+    from .domain import backup
+
+    target = Path(path) if path else Path(current_app.instance_path) / "backups"
+    if not path:
+        target.mkdir(parents=True, exist_ok=True)
+    try:
+        done = backup.backup(db.engine, target, _secret_key_file(),
+                             pg_bin_dir=current_app.config.get("PG_BIN_DIR"))
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    manifest = done.manifest
+    click.echo(f"Backup written to {done.path}: {manifest['database']} database at revision "
+               f"{manifest['alembic_revision']}, {manifest['rows']} rows in "
+               f"{len(manifest['tables'])} tables"
+               + (", with the secret key." if manifest["secret_key"] else
+                  "; the secret key is not in instance/ (FLEET_SECRET_KEY), keep it apart."))
+
+
+@fleet_cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True,
+              help="Replace a database that already has data (its rows are lost).")
+def restore_command(path: str, force: bool):
+    """Restore a file written by `flask fleet backup` into the configured database (of the
+    same kind) and the secret key into instance/. Refuses a database that has data unless
+    --force is given; checks every file against the manifest first and every table's row
+    count against it afterwards.
+    """
+    from .domain import backup
+
+    db.session.remove()  # no connection of ours holds the database while it is replaced
+    try:
+        done = backup.restore(db.engine, path, _secret_key_file(), force=force,
+                              pg_bin_dir=current_app.config.get("PG_BIN_DIR"))
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    manifest = done.manifest
+    click.echo(f"Restored the {manifest['database']} backup of {manifest['created_at']} "
+               f"(revision {manifest['alembic_revision']}): {sum(done.counts.values())} rows "
+               f"in {len(done.counts)} tables, as in the backup"
+               + ("; secret key restored." if done.secret_key_written else "."))
+    click.echo("Then run `flask fleet init` (it upgrades the schema if the backup is older "
+               "than this Fleet) and `flask fleet verify`.")

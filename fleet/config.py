@@ -59,6 +59,10 @@ class Defaults:
     REDIS_URL = None
     REDIS_KEY_PREFIX = "fleet:"
 
+    # Where `flask fleet backup` looks first for pg_dump / pg_restore (else PATH, then
+    # Debian's /usr/lib/postgresql/<server major>/bin).
+    PG_BIN_DIR = None
+
 
 def as_timedelta(value) -> timedelta:
     """A lifetime from a setting: a timedelta, or seconds (as the environment gives it)."""

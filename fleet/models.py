@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     event,
+    false,
     update,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -147,6 +148,9 @@ class MonthlyReturn(db.Model):
     notes: Mapped[str] = mapped_column(Text, default="")
     # Optimistic locking: every UPDATE checks and bumps this number.
     version: Mapped[int] = mapped_column(default=1)
+    # Written by `flask fleet demo`: only such rows are ever deleted by --clear or --replace.
+    # A save through the app makes the row real (someone typed its numbers).
+    demo: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -243,6 +247,9 @@ class ReturnRevision(db.Model):
     late: Mapped[bool] = mapped_column(default=False)
     # {"lines": {category: {bev, phev, fcev, all_new}}, "charging_points", "swap_stations", "notes"}
     data: Mapped[dict] = mapped_column(JSON)
+    # SHA-256 (hex) of this revision's canonical form chained to the previous revision's
+    # hash (fleet.domain.integrity.revision_hash); `flask fleet verify` recomputes it.
+    hash: Mapped[str] = mapped_column(String(64))
 
     created_by: Mapped[User | None] = relationship()
     monthly_return: Mapped[MonthlyReturn] = relationship()
@@ -278,7 +285,7 @@ event.listen(DataVersion.__table__, "after_create", DDL(
     f"VALUES (1, 0, '{uuid.uuid4().hex}')"))
 
 # Writes that change no figure: they leave the figures' caches alone.
-NO_FIGURES = frozenset({"audit_event", "user", "data_version"})
+NO_FIGURES = frozenset({"audit_event", "user", "data_version", "integrity_check"})
 
 
 def bump_data_version(session: Session) -> None:
@@ -329,3 +336,17 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class IntegrityCheck(db.Model):
+    """The result of one run of `flask fleet verify` (or of the admin page's button)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Who ran it: a user name, or what the command line was told (e.g. "cron").
+    by: Mapped[str] = mapped_column(String(64))
+    returns_checked: Mapped[int]
+    revisions_checked: Mapped[int]
+    mismatch_count: Mapped[int]
+    # [{city, city_name, period, revision, field, stored, expected}], the first few hundred.
+    mismatches: Mapped[list] = mapped_column(JSON)

@@ -99,8 +99,65 @@ def test_never_over_real_returns(runner, cities):
     for args in (["fleet", "demo"], ["fleet", "demo", "--replace"]):
         result = runner.invoke(args=args)
         assert result.exit_code != 0 and "真实月报" in result.output
+        # ...and says how to try the demo without touching this database, in one line.
+        assert demo.SEPARATE_DATABASE_COMMAND in result.output.replace("\n", "")
     assert count(MonthlyReturn) == 1 and get_programme(db.session).demo_data is False
     assert runner.invoke(args=["fleet", "demo", "--clear"]).exit_code != 0
+
+
+def _real_submission(code: str, period: str, bus_bev: int) -> int:
+    """A city bureau's own return, saved and submitted through the workflow."""
+    from fleet.domain import returns
+    from fleet.domain.cities import city_by_code
+
+    city = city_by_code(db.session, code)
+    actor = Actor(None, "clerk", None, "city", city.id)
+    existing = returns.find_return(db.session, city, period)
+    ret, _ = returns.save_return(db.session, actor, city, period,
+                                 {"bus_bev": bus_bev, "bus_all_new": bus_bev + 2},
+                                 existing.version if existing else 0, submit=True)
+    db.session.commit()
+    return ret.id
+
+
+def test_clear_and_replace_touch_only_demo_returns(runner, cities):
+    """init, demo, a real return, demo --clear: the real one stays (it was deleted before)."""
+    assert runner.invoke(args=["fleet", "demo", "--through", "2025-03"]).exit_code == 0
+    demo_returns = count(MonthlyReturn)
+    real_id = _real_submission("440300", "2025-06", 41)  # a month the demo left empty
+    # A demo month that a city then saves through the app is real from then on.
+    draft = db.session.scalar(select(MonthlyReturn).where(MonthlyReturn.status == "draft"))
+    edited_id = _real_submission(draft.city.code, draft.period, 9)
+    assert count(MonthlyReturn) == demo_returns + 1
+
+    replaced = runner.invoke(args=["fleet", "demo", "--through", "2025-03", "--replace"])
+    assert replaced.exit_code != 0 and demo.SEPARATE_DATABASE_COMMAND in (
+        replaced.output.replace("\n", ""))
+    assert count(MonthlyReturn) == demo_returns + 1
+
+    version = figures.data_version(db.session)
+    cleared = runner.invoke(args=["fleet", "demo", "--clear"])
+    assert cleared.exit_code == 0, cleared.output
+    db.session.rollback()
+    assert figures.data_version(db.session) != version  # cached figures are not served
+    assert f"{demo_returns - 1} returns deleted" in cleared.output
+    db.session.expire_all()
+    kept = db.session.scalars(select(MonthlyReturn).order_by(MonthlyReturn.id)).all()
+    assert {r.id for r in kept} == {real_id, edited_id}
+    real = db.session.get(MonthlyReturn, real_id)
+    assert real.status == "submitted" and real.demo is False
+    assert {line.category: line.bev for line in real.lines}["bus"] == 41
+    assert count(ReturnRevision) == 2 and count(ReturnLine) == 16
+    assert get_programme(db.session).demo_data is False  # the banner goes
+    p = figures.national_progress(db.session, "reported", "2025-06")
+    assert p.nev == 41 + 9
+
+
+def test_the_readme_gives_the_separate_database_command():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert demo.SEPARATE_DATABASE_COMMAND in readme
 
 
 def test_clear_removes_the_demo_and_the_banner(runner, cities):

@@ -4,7 +4,7 @@ log is the auditor's (fleet.audit), not the admin's."""
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from ..domain import accounts, cities
+from ..domain import accounts, cities, integrity
 from ..domain.errors import DomainError
 from ..domain.programme import get_programme, update_programme
 from ..extensions import db
@@ -204,3 +204,27 @@ def programme():
             return redirect(url_for("admin.programme"))
     return render_template("admin/programme.html", form=form)
 
+
+@bp.route("/integrity")
+@roles_required("admin")
+def integrity_status():
+    """The last verification of the returns' hash chain: when, by whom, what disagreed."""
+    return render_template("admin/integrity.html",
+                           check=integrity.last_verification(db.session),
+                           field_label=integrity.mismatch_field_label)
+
+
+@bp.route("/integrity/verify", methods=["POST"])
+@roles_required("admin")
+def integrity_verify():
+    """Run the verification now (as `flask fleet verify` does) and show its result."""
+    actor = current_actor()
+    result = integrity.verify_returns(db.session)
+    integrity.record_verification(db.session, actor, result)
+    db.session.commit()
+    if result.ok:
+        flash(_("All %(n)s returns verified.", n=result.returns), "success")
+    else:
+        flash(_("%(n)s mismatches found: stored numbers differ from their revisions.",
+                n=len(result.mismatches)), "danger")
+    return redirect(url_for("admin.integrity_status"))

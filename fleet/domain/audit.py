@@ -162,6 +162,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "security.csrf_failed": ("表单校验令牌无效（CSRF）", "Form token invalid (CSRF)"),
     "demo.load": ("载入演示数据", "Demo data loaded"),
     "demo.clear": ("清除演示数据", "Demo data removed"),
+    "integrity.verify": ("核验数据完整性", "Integrity verified"),
 }
 
 # What kind of record an event is about.
@@ -173,6 +174,8 @@ RECORD_TYPES: dict[str, tuple[str, str]] = {
     "programme": ("项目设置", "Programme"),
     "path": ("网址", "Address"),
     "file": ("文件", "File"),
+    "integrity": ("数据完整性", "Integrity"),
+    "api_token": ("接口令牌", "API token"),
 }
 
 # Fields of users, cities, the programme and a return's state; a return's numbers are named

@@ -3,7 +3,8 @@ page, chart and workbook shows something a reviewer recognises.
 
 Everything is drawn from random.Random(seed) in a fixed order (cities by code, months in
 order), so the same seed, month and date give the same data. Numbers are invented; the
-Programme.demo_data flag makes every page say so.
+Programme.demo_data flag makes every page say so, and each row it writes is marked
+MonthlyReturn.demo, so that --replace and --clear delete those rows and no other.
 """
 
 import math
@@ -16,6 +17,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision
+from . import integrity
 from .audit import Actor, record_event
 from .cities import load_pilot_cities
 from .errors import DomainError
@@ -47,6 +49,12 @@ NOTES = ("", "", "", "", "含网约车平台新增车辆。", "部分车辆因�
          "充电桩含公交场站专用桩。")
 
 
+# The one-line way to try the demo without touching the real database (README too). A
+# relative SQLite path lies in instance/, so this is instance/demo.sqlite.
+SEPARATE_DATABASE_COMMAND = ("DATABASE_URL=sqlite:///demo.sqlite flask fleet init && "
+                             "DATABASE_URL=sqlite:///demo.sqlite flask fleet demo")
+
+
 class DemoRefused(DomainError):
     """The demo data would overwrite real returns, or is already there."""
 
@@ -72,16 +80,21 @@ def _beijing(day: date, hour: int, minute: int) -> datetime:
     return local.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _count_returns(session: Session) -> int:
-    return session.scalar(select(func.count(MonthlyReturn.id))) or 0
+def _count_returns(session: Session, demo: bool) -> int:
+    """How many demo returns (demo=True) or real ones (demo=False) are stored."""
+    return session.scalar(select(func.count(MonthlyReturn.id))
+                          .where(MonthlyReturn.demo.is_(demo))) or 0
 
 
-def _delete_returns(session: Session) -> int:
-    """Delete every return with its lines and revisions; returns how many returns."""
-    count = _count_returns(session)
-    session.execute(delete(ReturnRevision))
-    session.execute(delete(ReturnLine))
-    session.execute(delete(MonthlyReturn))
+def _delete_demo_returns(session: Session) -> int:
+    """Delete the demo returns with their lines and revisions (never a real return);
+    returns how many returns."""
+    demo_ids = select(MonthlyReturn.id).where(MonthlyReturn.demo.is_(True))
+    count = _count_returns(session, demo=True)
+    # Explicitly, not by ON DELETE CASCADE: SQLite enforces foreign keys only when asked.
+    session.execute(delete(ReturnRevision).where(ReturnRevision.return_id.in_(demo_ids)))
+    session.execute(delete(ReturnLine).where(ReturnLine.return_id.in_(demo_ids)))
+    session.execute(delete(MonthlyReturn).where(MonthlyReturn.demo.is_(True)))
     return count
 
 
@@ -144,14 +157,16 @@ def load_demo(session: Session, actor: Actor, *, seed: int = 2025, through: str 
     programme = get_programme(session)
     load_pilot_cities(session, actor)
     replaced = 0
-    if _count_returns(session):
-        if not programme.demo_data:
-            raise DemoRefused(_l("Real returns exist: demo data is only loaded into a "
-                                 "database without returns."))
+    if _count_returns(session, demo=False):
+        raise DemoRefused(_l(
+            "Real returns exist: demo data is only loaded into a database without real "
+            "returns. To try the demo, use a separate database: %(command)s",
+            command=SEPARATE_DATABASE_COMMAND))
+    if _count_returns(session, demo=True):
         if not replace:
             raise DemoRefused(_l("Demo data is already loaded. Use --replace to load it "
                                  "again."))
-        replaced = _delete_returns(session)
+        replaced = _delete_demo_returns(session)
     through = parse_period(through) if through else default_through(programme, today)
     through = min(max(through, programme.first_period), programme.last_period)
     rng = random.Random(seed)
@@ -173,12 +188,14 @@ def load_demo(session: Session, actor: Actor, *, seed: int = 2025, through: str 
 def clear_demo(session: Session, actor: Actor) -> int:
     """Delete the demo returns and clear the demo flag; returns how many returns went.
 
-    City targets set by the demo stay (an admin edits them). Refuses when no demo is loaded.
+    Only returns the demo wrote (MonthlyReturn.demo) go: a real return, or a demo month
+    someone saved through the app since, stays. City targets set by the demo stay too (an
+    admin edits them). Refuses when no demo is loaded.
     """
     programme = get_programme(session)
-    if not programme.demo_data:
+    if not programme.demo_data and not _count_returns(session, demo=True):
         raise DemoRefused(_l("No demo data is loaded."))
-    deleted = _delete_returns(session)
+    deleted = _delete_demo_returns(session)
     programme.demo_data = False
     record_event(session, actor, "demo.clear", "programme", programme.id,
                  after={"returns_deleted": deleted}, detail="demonstration data removed")
@@ -321,16 +338,17 @@ def _generate(session: Session, programme: Programme, cities: list[City], period
             created = _beijing(date.fromisoformat(add_months(period, 1) + "-01"), 9, 30)
             row = dict(city_id=city.id, period=period, charging_points=charging,
                        swap_stations=swap, notes=d.notes, version=1, created_at=created,
-                       updated_at=created)
+                       updated_at=created, demo=True)
             made.append(_month_row(programme, row, fate, d, numbers, first_numbers))
             tally["returns"] += 1
             tally[row["status"]] += 1
             tally["late"] += bool(row.get("submitted_late"))
-    _insert_all(session, made)
+    _insert_all(session, made, {city.id: city.code for city in cities})
     return tally
 
 
-def _insert_all(session: Session, made: list[tuple[dict, dict, list]]) -> None:
+def _insert_all(session: Session, made: list[tuple[dict, dict, list]],
+                code_of: dict[int, str]) -> None:
     """The returns, then their lines and revisions, each in one multi-row INSERT."""
     ids = _insert_returns(session, [row for row, _, _ in made])
     line_rows, revision_rows = [], []
@@ -338,11 +356,16 @@ def _insert_all(session: Session, made: list[tuple[dict, dict, list]]) -> None:
         for position, category in enumerate(CATEGORIES):
             line_rows.append(dict(return_id=rid, category=category.code, position=position,
                                   **numbers[category.code]))
+        previous = ""
         for number, (at, data_lines, late) in enumerate(subs, start=1):
-            revision_rows.append(dict(
-                return_id=rid, number=number, created_at=at, late=late,
-                data={"lines": data_lines, "charging_points": row["charging_points"],
-                      "swap_stations": row["swap_stations"], "notes": row["notes"]}))
+            data = {"lines": data_lines, "charging_points": row["charging_points"],
+                    "swap_stations": row["swap_stations"], "notes": row["notes"]}
+            # Hashed and chained like a real submission, so `flask fleet verify` passes.
+            previous = integrity.revision_hash(
+                city_code=code_of[row["city_id"]], period=row["period"], number=number,
+                created_at=at, created_by_id=None, late=late, data=data, previous=previous)
+            revision_rows.append(dict(return_id=rid, number=number, created_at=at, late=late,
+                                      data=data, hash=previous))
     if line_rows:
         session.execute(insert(ReturnLine), line_rows)
     if revision_rows:

@@ -23,6 +23,7 @@ from ..models import (
     ReturnRevision,
     utcnow,
 )
+from . import integrity
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError, NotAllowed, StaleData
 from .periods import add_months, period_of
@@ -208,6 +209,7 @@ def save_return(session: Session, actor: Actor, city: City, period: str, raw: di
         ret = MonthlyReturn(city=city, period=period, status="draft")
         session.add(ret)
     _write_values(ret, result.values)
+    ret.demo = False  # someone typed these numbers: `flask fleet demo --clear` keeps them
     ret.updated_at = now  # always touch the row, so its version moves with the lines
     ret.updated_by_id = actor.user_id
     if submit:
@@ -236,13 +238,16 @@ def _mark_submitted(session: Session, actor: Actor, ret: MonthlyReturn, programm
     ret.submitted_by_id = actor.user_id
     ret.submitted_late = is_late(programme, ret.period, now)
     ret.review_comment = ""
-    previous = 0
-    if ret.id is not None:
-        previous = session.scalar(select(func.max(ReturnRevision.number))
-                                  .where(ReturnRevision.return_id == ret.id)) or 0
-    session.add(ReturnRevision(monthly_return=ret, number=previous + 1, created_at=now,
-                               created_by_id=actor.user_id, late=ret.submitted_late,
-                               data=values.as_data()))
+    previous, previous_hash = integrity.last_hash(session, ret.id)
+    revision = ReturnRevision(monthly_return=ret, number=previous + 1, created_at=now,
+                              created_by_id=actor.user_id, late=ret.submitted_late,
+                              data=values.as_data())
+    # Chained to the previous revision, so `flask fleet verify` sees any later change.
+    revision.hash = integrity.revision_hash(
+        city_code=ret.city.code, period=ret.period, number=revision.number, created_at=now,
+        created_by_id=revision.created_by_id, late=revision.late, data=revision.data,
+        previous=previous_hash)
+    session.add(revision)
 
 
 def submit_saved(session: Session, actor: Actor, ret: MonthlyReturn,

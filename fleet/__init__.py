@@ -77,6 +77,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
     login_manager.init_app(app)
+    from . import mail
+
+    mail.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "strong"
@@ -117,6 +120,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .auth import bp as auth_bp
+    from .inbox import bp as inbox_bp
     from .main import bp as main_bp
     from .progress import bp as progress_bp
     from .returns import bp as returns_bp
@@ -130,6 +134,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api/v1")
     app.register_blueprint(returns_bp)
     app.register_blueprint(review_bp, url_prefix="/review")
+    app.register_blueprint(inbox_bp, url_prefix="/inbox")
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..domain import returns
+from ..domain import attachments, returns
 from ..domain.errors import DomainError, StaleData
 from ..domain.programme import due_date, get_programme, local_today
 from ..domain.rules import field_label
@@ -75,7 +75,8 @@ def edit(period: str):
         warnings=warnings, due=due_date(programme, period),
         state=returns.month_state(ret.status if ret else None, period,
                                   due_date(programme, period), local_today()),
-        label=lambda name: field_label(name, lang()))
+        label=lambda name: field_label(name, lang()),
+        scans=attachments.scans_of(db.session, ret) if ret is not None else [])
 
 
 def _fill(form: ReturnForm, ret) -> None:

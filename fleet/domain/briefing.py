@@ -168,8 +168,8 @@ def _headline(doc, t: BriefingText) -> None:
     table = doc.add_table(rows=2, cols=len(t.headline))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    for i, (label, value) in enumerate(t.headline):
-        _cell(table.cell(0, i), label, 8.5)
+    for i, (caption, value) in enumerate(t.headline):
+        _cell(table.cell(0, i), caption, 8.5)
         _cell(table.cell(1, i), value, 13, bold=True)
 
 

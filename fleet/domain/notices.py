@@ -81,7 +81,7 @@ def render(kind: str, params: Mapping, lang: str) -> tuple[str, str]:
     }
     text = _(body, **values)
     if params.get("message"):
-        text += "\n" + _("Message from the ministry: %(message)s", message=params["message"])
+        text += "\n" + _("Message from the ministry: %(text)s", text=params["message"])
     return _(subject, **values), text
 
 

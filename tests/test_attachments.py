@@ -74,7 +74,7 @@ def test_city_attaches_a_scan_kept_outside_static_with_its_hash(client, app, sub
     assert download.headers["Content-Disposition"] == (
         f'attachment; filename="fleet-scan-440300-{this_month()}-1-{scan.id}.'
         f'{ {"pdf": "pdf", "jpeg": "jpg", "png": "png"}[kind] }"')
-    assert 'data-scan="%d"' % scan.id in client.get(
+    assert f'data-scan="{scan.id}"' in client.get(
         f"/returns/{this_month()}").get_data(as_text=True)
 
 

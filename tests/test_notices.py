@@ -151,3 +151,22 @@ def test_language_setting(client, auth, people):
 def test_inbox_needs_sign_in(client, people):
     assert client.get("/inbox/").status_code == 302
     assert client.post("/inbox/read-all").status_code == 302
+
+
+def test_admin_sets_a_users_email(client, auth, people):
+    user = people["other_city"]
+    auth.login("admin1")
+    form = {"display_name": "", "role": "city", "city": "110000", "active": "y"}
+    page = client.post(f"/admin/users/{user.id}", data={**form, "email": "not-an-address"})
+    assert "电子邮件地址格式不正确" in page.get_data(as_text=True)
+    db.session.expire_all()
+    assert user.email == "bj@city.example"  # unchanged
+    assert client.post(f"/admin/users/{user.id}",
+                       data={**form, "email": "new@bj.example"}).status_code == 302
+    db.session.expire_all()
+    assert user.email == "new@bj.example"
+    from fleet.models import AuditEvent
+
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.email"))
+    assert event.before == {"email": "bj@city.example"} and event.after == {
+        "email": "new@bj.example"}

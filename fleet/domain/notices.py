@@ -203,13 +203,14 @@ def remindable(session: Session, period: str, today: date | None = None) -> list
     from .returns import month_state  # returns imports this module for its events
 
     today = today or local_today()
-    if period >= period_of(today):
-        return []
     due = due_date(get_programme(session), period)
     status = dict(session.execute(select(MonthlyReturn.city_id, MonthlyReturn.status)
                                   .where(MonthlyReturn.period == period)).all())
+    cities = session.scalars(select(City).where(City.active.is_(True)).order_by(City.code))
+    if period >= period_of(today):  # the month is still running (same queries either way)
+        return []
     out = []
-    for city in session.scalars(select(City).where(City.active.is_(True)).order_by(City.code)):
+    for city in cities:
         state = month_state(status.get(city.id), period, due, today)
         if state in REMINDABLE_STATES:
             out.append(Remindable(city.id, city.code, city.name_zh, city.name_en, state))

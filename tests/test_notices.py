@@ -132,6 +132,9 @@ def test_inbox_is_personal_and_mark_read(client, auth, people):
     auth.login("beijing")
     assert "深圳市" not in client.get("/inbox/").get_data(as_text=True)
     assert client.post(f"/inbox/{mine.id}/read").status_code == 404
+    assert client.post("/inbox/read-all").status_code == 302  # marks only Beijing's own
+    db.session.expire_all()
+    assert db.session.get(Notice, mine.id).read_at is None
     auth.logout()
     auth.login("shenzhen")
     assert client.post(f"/inbox/{mine.id}/read").status_code == 302
@@ -170,3 +173,16 @@ def test_admin_sets_a_users_email(client, auth, people):
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.email"))
     assert event.before == {"email": "bj@city.example"} and event.after == {
         "email": "new@bj.example"}
+
+
+def test_a_confirmed_upload_notifies_the_ministry(client, auth, people, smtp):
+    from .test_excel_upload import confirm, download_template, upload
+
+    auth.login("shenzhen")
+    page = upload(client, download_template(client)).get_data(as_text=True)
+    assert not smtp.messages  # the dry run tells nobody
+    confirm(client, page)
+    [(rcpts, mail)] = smtp.messages
+    assert rcpts == ["reviewer@ministry.example"] and "已确认上传：深圳市" in mail["Subject"]
+    notice = db.session.scalar(select(Notice).where(Notice.user_id == people["ministry"].id))
+    assert notice.kind == "uploaded"

@@ -107,6 +107,9 @@ def register_extensions(app: Flask) -> None:
                       frame_options="DENY", referrer_policy="same-origin",
                       strict_transport_security_max_age=app.config["HSTS_MAX_AGE"])
     login_manager.init_app(app)
+    from . import mail
+
+    mail.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "strong"
@@ -161,6 +164,7 @@ def register_blueprints(app: Flask) -> None:
     from .api import bp as api_bp
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
+    from .inbox import bp as inbox_bp
     from .main import bp as main_bp
     from .progress import bp as progress_bp
     from .returns import bp as returns_bp
@@ -175,6 +179,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(returns_bp)
     app.register_blueprint(review_bp, url_prefix="/review")
     app.register_blueprint(audit_bp, url_prefix="/audit")
+    app.register_blueprint(inbox_bp, url_prefix="/inbox")
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -13,7 +13,7 @@ from .domain.errors import DomainError
 from .domain.programme import get_programme
 from .domain.reference import ROLES
 from .extensions import db
-from .models import User
+from .models import City, User
 
 fleet_cli = AppGroup("fleet", help="Fleet administration commands.")
 
@@ -258,3 +258,46 @@ def restore_command(path: str, force: bool):
                + ("; secret key restored." if done.secret_key_written else "."))
     click.echo("Then run `flask fleet init` (it upgrades the schema if the backup is older "
                "than this Fleet) and `flask fleet verify`.")
+
+
+@fleet_cli.command("remind")
+@click.option("--today", "today_text", help="Run as if today were this date, YYYY-MM-DD "
+                                            "(Beijing; default: today).")
+@click.option("--days-before", type=click.IntRange(0, 28), default=None,
+              help="Remind this many days before the due date (default: the "
+                   "REMIND_DAYS_BEFORE setting, 3).")
+def remind_command(today_text: str | None, days_before: int | None):
+    """Send the automatic reminders (催报) and retry the e-mail still in the outbox.
+
+    Cities with no submitted return are reminded from N days before the due date, and once
+    more after it. Each reminder is keyed by kind, city and month: running twice a day (or
+    every day) sends nothing twice. Meant for cron, e.g. daily at 09:00.
+    """
+    from datetime import date
+
+    from . import mail
+    from .domain import notices
+
+    try:
+        today = date.fromisoformat(today_text) if today_text else None
+    except ValueError:
+        raise click.ClickException("--today is written YYYY-MM-DD.") from None
+    if days_before is None:
+        days_before = int(current_app.config["REMIND_DAYS_BEFORE"])
+    sent = notices.automatic_reminders(db.session, Actor.system("fleet remind"), today=today,
+                                       days_before=days_before)
+    db.session.commit()  # the mail of these reminders goes out after this commit
+    for reminder in sent:
+        code = db.session.get(City, reminder.city_id).code
+        click.echo(f"Reminded {code} for {reminder.period} ({reminder.kind}, "
+                   f"{reminder.recipients} users).")
+    click.echo(f"{len(sent)} reminders sent.")
+    settings = mail.settings()
+    if not settings.configured:
+        click.echo(f"Mail is not configured (FLEET_MAIL_SERVER): "
+                   f"{notices.outbox_waiting(db.session)} e-mails wait in the outbox.")
+        return
+    result = notices.deliver(db.session, settings)
+    db.session.commit()
+    click.echo(f"E-mail: {result.sent} sent from the outbox, {result.failed} still waiting"
+               + (f" ({result.error})" if result.error else "") + ".")

@@ -51,6 +51,21 @@ class Defaults:
     API_RATE_LIMIT = "300 per minute"
     RATELIMIT_HEADERS_ENABLED = True
 
+    # E-mail of notices (FLEET_MAIL_*): no server, no mail (notices stay in the inbox).
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_SENDER = "fleet@localhost"
+    # `flask fleet remind` chases cities this many days before the due date.
+    REMIND_DAYS_BEFORE = 3
+    # Where the stamped scans are kept (default: instance/attachments), never under static/.
+    ATTACHMENT_DIR = ""
+    # A stamped scan may be this large; the upload route allows it (other uploads keep
+    # MAX_CONTENT_LENGTH).
+    ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+
     # Number of reverse proxies in front of the app whose X-Forwarded-For we trust.
     TRUSTED_PROXIES = 0
 

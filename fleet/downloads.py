@@ -2,15 +2,16 @@
 alike: the figures of the user's scope (fleet.web.city_scope) and file names that say what
 the file holds."""
 
-from flask import Response
+from flask import Response, abort, current_app
 
 from . import cache
-from .domain import figures
+from .domain import attachments, figures
+from .domain.errors import DomainError
 from .domain.excel.flat import build_flat_csv
 from .domain.excel.summary import build_summary_workbook
 from .domain.programme import get_programme
 from .extensions import db
-from .models import City
+from .models import Attachment, City
 from .web import CSV, XLSX, attachment, basis_and_through, city_scope, lang
 
 
@@ -50,3 +51,20 @@ def download_name(kind: str, through: str, basis: str, city: City | None, ext: s
     """Names that say what they are: kind, city (if one), month, basis."""
     parts = ["fleet", kind, *([city.code] if city is not None else []), through, basis]
     return "-".join(parts) + "." + ext
+
+
+def scan_store():
+    """The folder of the stamped scans (ATTACHMENT_DIR, default instance/attachments)."""
+    return attachments.folder(current_app.config["ATTACHMENT_DIR"], current_app.instance_path)
+
+
+def scan_response(scan: Attachment, city: City, period: str) -> Response:
+    """A stamped scan, always as an attachment with the app's own name, never sniffed."""
+    try:
+        data = attachments.read_scan(scan_store(), scan)
+    except (OSError, DomainError):
+        abort(404)
+    response = attachment(data, attachments.KINDS[scan.kind],
+                          attachments.download_name(scan, city, period))
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

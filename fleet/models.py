@@ -44,6 +44,8 @@ class Programme(db.Model):
     due_day: Mapped[int]
     # Set while `flask fleet demo` data is loaded, so every page can say so.
     demo_data: Mapped[bool] = mapped_column(default=False)
+    # The stamped scan (盖章扫描件) of the current submission is needed before approval.
+    attachment_required: Mapped[bool] = mapped_column(default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
@@ -93,6 +95,9 @@ class User(UserMixin, db.Model):
     # signed in with, and the user loader refuses a session whose value is behind.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Where notices are also e-mailed (optional), and the language they are written in.
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8), default="zh", server_default="zh")
 
     city: Mapped[City | None] = relationship()
 
@@ -285,7 +290,8 @@ event.listen(DataVersion.__table__, "after_create", DDL(
     f"VALUES (1, 0, '{uuid.uuid4().hex}')"))
 
 # Writes that change no figure: they leave the figures' caches alone.
-NO_FIGURES = frozenset({"audit_event", "user", "data_version", "integrity_check"})
+NO_FIGURES = frozenset({"audit_event", "user", "data_version", "integrity_check", "api_token",
+                        "notice", "outbox_mail"})
 
 
 def bump_data_version(session: Session) -> None:
@@ -350,3 +356,71 @@ class IntegrityCheck(db.Model):
     mismatch_count: Mapped[int]
     # [{city, city_name, period, revision, field, stored, expected}], the first few hundred.
     mismatches: Mapped[list] = mapped_column(JSON)
+
+
+class Notice(db.Model):
+    """A message in a user's inbox. Kept as a kind and its parameters, so that it reads in
+    whatever language the user uses when opening it (fleet.domain.notices.render)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    return_id: Mapped[int | None] = mapped_column(
+        ForeignKey("monthly_return.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_notice_user_read", "user_id", "read_at"),)
+
+
+class Reminder(db.Model):
+    """A reminder (催报) sent to a city for a month, by a reviewer or by `flask fleet remind`.
+
+    `key` makes the automatic ones idempotent: one per kind, city and month.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # manual, before_due, after_due
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    message: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    sent_by_name: Mapped[str] = mapped_column(String(64), default="")
+    recipients: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_reminder_period_city", "period", "city_id"),)
+
+
+class OutboxMail(db.Model):
+    """An e-mail written in the same transaction as its notice; sent after the commit, and
+    retried by `flask fleet remind` while the mail server does not take it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class Attachment(db.Model):
+    """The scan of the printed, signed and sealed return (盖章扫描件). Never overwritten: each
+    upload is a new row and a new file, tied to the submission it was attached to."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("monthly_return.id", ondelete="CASCADE"),
+                                           index=True)
+    revision_number: Mapped[int]  # the submission (ReturnRevision.number) it belongs to
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # pdf, jpeg, png (from the content)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    uploaded_by: Mapped[User | None] = relationship()

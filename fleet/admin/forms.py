@@ -27,6 +27,8 @@ class EditUserForm(FlaskForm):
     role = SelectField(_l("Role"), choices=[])
     city = SelectField(_l("City"), choices=[], validate_choice=True)
     active = BooleanField(_l("Account active"))
+    email = StringField(_l("E-mail address for notices (optional)"),
+                        validators=[Optional(), Length(max=254)])
 
 
 class ResetPasswordForm(FlaskForm):
@@ -54,3 +56,5 @@ class ProgrammeForm(FlaskForm):
                               validators=[DataRequired(), Length(max=7)])
     due_day = IntegerField(_l("Due day of the following month"),
                            validators=[InputRequired(), NumberRange(min=1, max=28)])
+    attachment_required = BooleanField(
+        _l("The stamped scan is required before a return can be approved"))

@@ -85,7 +85,7 @@ def edit_user(user_id: int):
         try:
             accounts.update_user(db.session, current_actor(), user, role=form.role.data,
                                  city=city, display_name=form.display_name.data,
-                                 active=form.active.data)
+                                 active=form.active.data, email=form.email.data or "")
         except DomainError as error:
             _show_error(form, error)
         else:
@@ -195,7 +195,8 @@ def programme():
             update_programme(db.session, current_actor(),
                              national_target=form.national_target.data,
                              first_period=form.first_period.data,
-                             last_period=form.last_period.data, due_day=form.due_day.data)
+                             last_period=form.last_period.data, due_day=form.due_day.data,
+                             attachment_required=form.attachment_required.data)
         except DomainError as error:
             _show_error(form, error)
         else:

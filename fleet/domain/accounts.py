@@ -49,6 +49,9 @@ def is_common_password(password: str) -> bool:
     common = common_passwords()
     return any(candidate in common for candidate in candidates if candidate)
 
+# Enough to catch a typo; the mail server has the last word.
+EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
 
 class PasswordPolicy:
     """Length, character classes and no common password, as MLPS 2.0 (等保2.0) assessors expect.
@@ -211,10 +214,28 @@ def create_user(session: Session, actor: Actor, policy: PasswordPolicy, *, usern
     return user
 
 
+def check_email(email: str | None) -> str | None:
+    """An e-mail address for notices (optional): None when empty, DomainError if malformed."""
+    email = (email or "").strip()
+    if not email:
+        return None
+    if len(email) > 254 or not EMAIL.match(email):
+        raise DomainError(_l("This is not an e-mail address (name@example.org)."), "email")
+    return email
+
+
 def update_user(session: Session, actor: Actor, user: User, *, role: str,
-                city: City | None, display_name: str, active: bool) -> User:
-    """Change a user's role, city, name or active flag."""
+                city: City | None, display_name: str, active: bool,
+                email: str | None = None) -> User:
+    """Change a user's role, city, name, active flag, or e-mail address (None: unchanged;
+    an empty text removes it)."""
     _check_role_city(role, city)
+    if email is not None:
+        email = check_email(email)
+        if email != user.email:
+            record_event(session, actor, "user.email", "user", user.id,
+                         {"email": user.email}, {"email": email})
+            user.email = email
     if actor.user_id == user.id and (not active or role != user.role):
         raise DomainError(_l("You cannot disable your own account or change your own role."),
                           "active")

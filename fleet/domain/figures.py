@@ -663,6 +663,61 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
                           status, bool(late))
 
 
+# --- leaders, laggards, a month's late and missing cities -------------------------------------
+
+@dataclass(frozen=True)
+class CityStanding:
+    """A city's place against its target: `pct_of_target` (fraction) and `gap`, its
+    percentage of target minus the share of the window elapsed (fraction; above zero: ahead
+    of the straight-line path)."""
+
+    city: CityFigures
+    pct_of_target: float
+    gap: float
+
+
+def leaders_and_laggards(progress: Progress, n: int = 5
+                         ) -> tuple[tuple[CityStanding, ...], tuple[CityStanding, ...]]:
+    """The `n` cities furthest ahead of their targets (highest % of target first) and the
+    `n` furthest behind (lowest first), among the cities that have a target; a city is in
+    one list only."""
+    elapsed = progress.window.elapsed_share
+    ranked = sorted((CityStanding(c, c.pct_of_target, c.pct_of_target - elapsed)
+                     for c in progress.cities if c.pct_of_target is not None),
+                    key=lambda s: (-s.pct_of_target, s.city.code))
+    leaders = tuple(ranked[:n])
+    laggards = tuple(sorted(ranked[n:], key=lambda s: (s.pct_of_target, s.city.code))[:n])
+    return leaders, laggards
+
+
+@dataclass(frozen=True)
+class MonthCompliance:
+    """A month's late and missing cities, from the completeness grid's cells.
+
+    due: the month's due date has passed; late: received after the due date; missing: due,
+    and nothing submitted or approved (late, a draft, or sent back and not yet corrected).
+    """
+
+    period: str
+    due: bool
+    late: tuple[GridRow, ...]
+    missing: tuple[GridRow, ...]
+
+
+def month_compliance(grid: Grid, period: str) -> MonthCompliance:
+    """The late and missing cities of `period` (a month of the grid)."""
+    index = grid.months.index(period)
+    due = period in grid.window.due_months
+    late = tuple(r for r in grid.rows if r.cells[index].submitted_late)
+    missing = tuple(r for r in grid.rows if due and r.cells[index].state not in COUNTED)
+    return MonthCompliance(period, due, late, missing)
+
+
+def aim_sectors(progress: Progress) -> tuple[CategoryFigures, ...]:
+    """The categories the pilot sets a NEV-share aim for (80 %), in the official order."""
+    return tuple(c for c in progress.by_category if c.share_aim is not None)
+
+
 # --- data version -------------------------------------------------------------------------------
 
 def data_version(session: Session) -> str:
@@ -679,8 +734,9 @@ def data_version(session: Session) -> str:
 
 __all__ = [
     "BASES", "BASIS_STATUSES", "GRID_STATES", "RUN_RATE_MONTHS",
-    "CategoryFigures", "CityFigures", "CityProgress", "Completeness", "FlatRow", "Grid",
-    "GridCell", "GridRow", "MonthFigures", "Progress", "Projection", "Window",
-    "city_progress", "completeness_grid", "data_version", "default_through", "flat_rows",
+    "CategoryFigures", "CityFigures", "CityProgress", "CityStanding", "Completeness", "FlatRow",
+    "Grid", "GridCell", "GridRow", "MonthCompliance", "MonthFigures", "Progress", "Projection",
+    "Window", "aim_sectors", "city_progress", "completeness_grid", "data_version",
+    "default_through", "flat_rows", "leaders_and_laggards", "month_compliance",
     "national_progress", "parse_basis", "project", "window",
 ]

@@ -58,7 +58,8 @@ def is_late(programme: Programme, period: str, at_utc: datetime) -> bool:
 
 
 def update_programme(session: Session, actor: Actor, *, national_target: int,
-                     first_period: str, last_period: str, due_day: int) -> Programme:
+                     first_period: str, last_period: str, due_day: int,
+                     attachment_required: bool | None = None) -> Programme:
     """Change the target, window or due day; refused with a message if inconsistent."""
     if national_target is None or national_target <= 0:
         raise DomainError(_l("The national target must be a whole number above zero."),
@@ -80,6 +81,8 @@ def update_programme(session: Session, actor: Actor, *, national_target: int,
     programme.first_period = first_period
     programme.last_period = last_period
     programme.due_day = due_day
+    if attachment_required is not None:
+        programme.attachment_required = bool(attachment_required)
     old, new = changed_fields(before, _snapshot(programme))
     if new:
         record_event(session, actor, "programme.update", "programme", programme.id, old, new)
@@ -89,4 +92,5 @@ def update_programme(session: Session, actor: Actor, *, national_target: int,
 def _snapshot(programme: Programme) -> dict:
     return dict(national_target=programme.national_target,
                 first_period=programme.first_period,
-                last_period=programme.last_period, due_day=programme.due_day)
+                last_period=programme.last_period, due_day=programme.due_day,
+                attachment_required=programme.attachment_required)

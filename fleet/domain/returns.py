@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..models import (
     RECEIVED_STATUSES,
+    Attachment,
     City,
     MonthlyReturn,
     Programme,
@@ -23,7 +24,7 @@ from ..models import (
     ReturnRevision,
     utcnow,
 )
-from . import integrity
+from . import integrity, notices
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError, NotAllowed, StaleData
 from .periods import add_months, period_of
@@ -226,6 +227,8 @@ def save_return(session: Session, actor: Actor, city: City, period: str, raw: di
     if submit and before is None:
         record_event(session, actor, "return.submit", "return", ret.id,
                      detail=f"{city.code} {period}")
+    if submit:
+        notices.notify_return(session, "submitted", ret, now=now)
     return ret, result.warnings
 
 
@@ -275,6 +278,9 @@ def approve_return(session: Session, actor: Actor, ret: MonthlyReturn,
     """Ministry approves a submitted return; it is then locked."""
     before = _review_transition(actor, ret, expected_version, "submitted",
                                 _l("Only a submitted return can be approved."))
+    if get_programme(session).attachment_required and not scan_attached(session, ret):
+        raise DomainError(_l("The stamped scan of this submission is required before "
+                             "approval; the city has not attached it yet."))
     now = now or utcnow()
     ret.status = "approved"
     ret.approved_at = ret.reviewed_at = now
@@ -283,6 +289,20 @@ def approve_return(session: Session, actor: Actor, ret: MonthlyReturn,
     _flush(session)
     record_event(session, actor, "return.approve", "return", ret.id, before,
                  {"status": "approved"}, detail=f"{ret.city.code} {ret.period}")
+    notices.notify_return(session, "approved", ret, now=now)
+
+
+def current_revision_number(session: Session, ret: MonthlyReturn) -> int:
+    """The number of the return's latest submission (0 before the first)."""
+    return session.scalar(select(func.max(ReturnRevision.number))
+                          .where(ReturnRevision.return_id == ret.id)) or 0
+
+
+def scan_attached(session: Session, ret: MonthlyReturn) -> bool:
+    """Whether the stamped scan of the current submission is attached."""
+    return session.scalar(select(func.count(Attachment.id)).where(
+        Attachment.return_id == ret.id,
+        Attachment.revision_number == current_revision_number(session, ret))) > 0
 
 
 def _reason(reason: str) -> str:
@@ -312,6 +332,8 @@ def _back_to_city(session: Session, actor: Actor, ret: MonthlyReturn, reason: st
     record_event(session, actor, action, "return", ret.id, before,
                  {"status": "returned", "reason": reason},
                  detail=f"{ret.city.code} {ret.period}")
+    notices.notify_return(session, "reopened" if action == "return.reopen" else "returned",
+                          ret, reason, now=ret.reviewed_at)
 
 
 def send_back(session: Session, actor: Actor, ret: MonthlyReturn, reason: str,

@@ -4,7 +4,7 @@ from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from .. import cache
-from ..domain import charts, returns
+from ..domain import charts, notices, returns
 from ..domain.periods import months_between, period_of
 from ..domain.programme import get_programme, local_today
 from ..domain.reference import CATEGORY_BY_CODE
@@ -19,6 +19,7 @@ from ..web import (
     visible_city,
 )
 from . import bp
+from .reminders import remind_panel
 
 
 def _category() -> str | None:
@@ -44,7 +45,8 @@ def dashboard():
     progress = cache.national(basis, through)
     return render_template("progress/dashboard.html", progress=progress, basis=basis,
                            category=CATEGORY_BY_CODE.get(category),
-                           months=_month_choices(), chart_args=_chart_args(progress))
+                           months=_month_choices(), chart_args=_chart_args(progress),
+                           remind=remind_panel(progress.window.through))
 
 
 @bp.route("/progress/grid")
@@ -54,7 +56,9 @@ def grid():
     grid = cache.grid(basis_and_through()[1])
     return render_template("progress/grid.html", grid=grid, months=_month_choices(),
                            month_labels={m: format_period_for_user(m) for m in grid.months},
-                           cell_url=_cell_links(grid.window.through))
+                           cell_url=_cell_links(grid.window.through),
+                           marks=notices.reminder_marks(db.session, grid.months),
+                           remind=remind_panel(grid.window.through))
 
 
 @bp.route("/progress/cities/<code>")

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..domain import returns
+from ..domain import attachments, returns
 from ..domain.audit import month_target, record_event
 from ..domain.errors import DomainError, StaleData
 from ..domain.programme import due_date, get_programme, local_today
@@ -77,7 +77,8 @@ def edit(period: str):
         warnings=warnings, due=due_date(programme, period),
         state=returns.month_state(ret.status if ret else None, period,
                                   due_date(programme, period), local_today()),
-        label=lambda name: field_label(name, lang()))
+        label=lambda name: field_label(name, lang()),
+        scans=attachments.scans_of(db.session, ret) if ret is not None else [])
 
 
 def _audit_refusal(action: str, city, period: str, problems, entered: dict) -> None:

@@ -5,13 +5,14 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..domain import returns
+from .. import downloads
+from ..domain import attachments, returns
 from ..domain.audit import readable, recent_events
 from ..domain.errors import DomainError
 from ..domain.programme import due_date, get_programme
 from ..domain.rules import field_label
 from ..extensions import db
-from ..models import MonthlyReturn
+from ..models import Attachment, MonthlyReturn
 from ..web import current_actor, format_period_for_user, lang, roles_required
 from . import bp
 from .forms import ReviewForm
@@ -50,7 +51,10 @@ def detail(return_id: int):
         changes=changes, history=history, form=form,
         warnings=returns.current_warnings(db.session, ret),
         due=due_date(get_programme(db.session), ret.period),
-        label=lambda name: field_label(name, lang()))
+        label=lambda name: field_label(name, lang()),
+        scans=attachments.scans_of(db.session, ret),
+        scan_attached=returns.scan_attached(db.session, ret),
+        scan_required=get_programme(db.session).attachment_required)
 
 
 def _act(return_id: int, action, success_message, needs_reason: bool):
@@ -102,3 +106,15 @@ def reopen(return_id: int):
     """Reopen an approved return so the city can correct it, with the reason."""
     return _act(return_id, returns.reopen_return,
                 lambda r: _("Reopened for %(city)s: %(month)s.", **_name(r)), needs_reason=True)
+
+
+@bp.route("/returns/<int:return_id>/scans/<int:scan_id>")
+@roles_required("ministry", "viewer", "auditor")
+def scan(return_id: int, scan_id: int):
+    """A stamped scan of the return, as a download (ministry, viewers, auditors)."""
+    ret = _load(return_id)
+    found = db.session.scalar(select(Attachment).where(Attachment.id == scan_id,
+                                                       Attachment.return_id == ret.id))
+    if found is None:
+        abort(404)
+    return downloads.scan_response(found, ret.city, ret.period)

@@ -20,7 +20,7 @@ from openpyxl.utils.cell import coordinate_to_tuple
 from sqlalchemy.orm import Session
 
 from ...models import City, MonthlyReturn
-from .. import returns
+from .. import notices, returns
 from ..audit import Actor, record_event
 from ..errors import DomainError
 from ..programme import get_programme
@@ -321,4 +321,5 @@ def apply_upload(session: Session, actor: Actor, city: City, period: str,
         raise UploadRejected(at_cells(failed.result.errors, cells)) from failed
     record_event(session, actor, "return.upload", "return", ret.id,
                  detail=f"{city.code} {period} {source}".strip())
+    notices.notify_return(session, "uploaded", ret, now=now)
     return ret, at_cells(warnings, cells)

@@ -218,7 +218,7 @@ def test_a_submitted_return_is_not_changed_by_an_upload(client, auth, setup):
     make_return(city, this_month(), "submitted", counts={"bus": {"bev": 7}})
     auth.login("shenzhen")
     response = upload(client, filled_by_a_clerk(build_return_template(city, this_month())))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "不能再修改" in response.get_data(as_text=True)
     assert returns.values_of(the_return()).lines["bus"].bev == 7
 
@@ -294,7 +294,7 @@ def test_bad_files_are_refused_with_a_clear_message(client, auth, setup, case, m
     template = filled_by_a_clerk(download_template(client))
     events = db.session.scalar(select(func.count(AuditEvent.id)))
     response = upload(client, make(template), name)
-    assert response.status_code == 400
+    assert response.status_code == 422
     page = html.unescape(response.get_data(as_text=True))
     assert message.format(month=this_month()) in page
     assert 'name="token"' not in page
@@ -357,7 +357,7 @@ def test_only_the_city_bureau_uploads_and_only_into_its_own_city(client, auth, s
     auth.login("beijing")
     shenzhen_template = build_return_template(city_by_code(db.session, "440300"), this_month())
     response = upload(client, filled_by_a_clerk(shenzhen_template))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "其他城市（代码 440300）" in html.unescape(response.get_data(as_text=True))
     assert the_return("440300") is None and the_return("110000") is None
 
@@ -382,5 +382,5 @@ def test_a_name_pointing_far_away_is_not_our_template(client, auth, setup):
     out = io.BytesIO()
     wb.save(out)
     response = upload(client, out.getvalue())
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "不是本系统的月报模板" in response.get_data(as_text=True)

@@ -9,7 +9,14 @@ from ..domain.errors import DomainError
 from ..domain.programme import get_programme, update_programme
 from ..extensions import db
 from ..models import User
-from ..web import current_actor, lang, password_policy, roles_required
+from ..web import (
+    current_actor,
+    form_status,
+    lang,
+    page_number,
+    password_policy,
+    roles_required,
+)
 from . import bp
 from .forms import CityForm, EditUserForm, ProgrammeForm, ResetPasswordForm, UserForm
 
@@ -20,11 +27,13 @@ def _city_choices():
 
 
 def _show_error(form, error: DomainError):
+    """The domain's refusal next to its field (or above the form); the form comes back 422."""
     db.session.rollback()
     field = getattr(form, error.field, None) if error.field else None
     if field is not None:
         field.errors = list(field.errors) + [error.message]
     else:
+        form.form_errors.append(error.message)
         flash(error.message, "danger")
 
 
@@ -57,7 +66,8 @@ def create_user():
             flash(_("Account %(name)s created. Give the initial password to its owner; "
                     "it must be changed at first sign-in.", name=user.username), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_new.html", form=form, policy=password_policy())
+    return render_template("admin/user_new.html", form=form,
+                           policy=password_policy()), form_status(form)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -69,7 +79,7 @@ def edit_user(user_id: int):
     form.city.choices = _city_choices()
     if request.method == "GET":
         form.city.data = user.city.code if user.city else ""
-    reset_form = ResetPasswordForm(prefix="reset")
+    reset_form = ResetPasswordForm(prefix="reset", formdata=None)
     if form.validate_on_submit():
         city = cities.city_by_code(db.session, form.city.data) if form.city.data else None
         try:
@@ -82,8 +92,14 @@ def edit_user(user_id: int):
             db.session.commit()
             flash(_("Account %(name)s saved.", name=user.username), "success")
             return redirect(url_for("admin.users"))
+    return _user_page(user, form, reset_form)
+
+
+def _user_page(user: User, form: EditUserForm, reset_form: ResetPasswordForm):
+    """The account page with both its forms; 422 when the one submitted has errors."""
     return render_template("admin/user_edit.html", user=user, form=form,
-                           reset_form=reset_form, policy=password_policy())
+                           reset_form=reset_form, policy=password_policy()
+                           ), form_status(form, reset_form)
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -97,15 +113,18 @@ def reset_password(user_id: int):
             accounts.reset_password(db.session, current_actor(), password_policy(), user,
                                     reset_form.password.data)
         except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
+            _show_error(reset_form, error)
         else:
             db.session.commit()
             flash(_("The password of %(name)s was reset; it must be changed at next sign-in.",
                     name=user.username), "success")
-    else:
-        flash(_("Enter the new password."), "danger")
-    return redirect(url_for("admin.edit_user", user_id=user.id))
+            return redirect(url_for("admin.edit_user", user_id=user.id))
+    elif not reset_form.password.errors:
+        reset_form.password.errors.append(_("Enter the new password."))
+    form = EditUserForm(obj=user, formdata=None)
+    form.city.choices = _city_choices()
+    form.city.data = user.city.code if user.city else ""
+    return _user_page(user, form, reset_form)
 
 
 @bp.route("/cities")
@@ -116,8 +135,9 @@ def city_list():
 
 
 def _city_values(form: CityForm) -> dict:
-    return dict(name_zh=form.name_zh.data.strip(), name_en=form.name_en.data.strip(),
-                province_zh=form.province_zh.data.strip(), batch=form.batch.data,
+    """The form's text as typed; fleet.domain.cities checks and parses it."""
+    return dict(name_zh=form.name_zh.data, name_en=form.name_en.data,
+                province_zh=form.province_zh.data, batch=form.batch.data,
                 nev_target=form.nev_target.data, active=form.active.data)
 
 
@@ -136,7 +156,7 @@ def create_city():
             db.session.commit()
             flash(_("City %(name)s added.", name=city.name(lang())), "success")
             return redirect(url_for("admin.city_list"))
-    return render_template("admin/city_edit.html", form=form, city=None)
+    return render_template("admin/city_edit.html", form=form, city=None), form_status(form)
 
 
 @bp.route("/cities/<code>", methods=["GET", "POST"])
@@ -155,7 +175,7 @@ def edit_city(code: str):
             db.session.commit()
             flash(_("City %(name)s saved.", name=city.name(lang())), "success")
             return redirect(url_for("admin.city_list"))
-    return render_template("admin/city_edit.html", form=form, city=city)
+    return render_template("admin/city_edit.html", form=form, city=city), form_status(form)
 
 
 @bp.route("/programme", methods=["GET", "POST"])
@@ -176,14 +196,14 @@ def programme():
             db.session.commit()
             flash(_("Programme settings saved."), "success")
             return redirect(url_for("admin.programme"))
-    return render_template("admin/programme.html", form=form)
+    return render_template("admin/programme.html", form=form), form_status(form)
 
 
 @bp.route("/audit")
 @roles_required("admin")
 def audit_log():
     """The audit log, newest first, filtered by action or user."""
-    page = max(1, request.args.get("page", 1, type=int))
+    page = page_number()
     per_page = 100
     action = request.args.get("action") or None
     username = request.args.get("user") or None

@@ -9,7 +9,7 @@ from ..domain.accounts import change_password as change_own_password
 from ..domain.audit import record_event
 from ..domain.errors import DomainError
 from ..extensions import db
-from ..web import current_actor, password_policy, safe_next
+from ..web import current_actor, form_status, password_policy, safe_next
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
 
@@ -41,7 +41,7 @@ def login():
             flash(_("Please choose your own password before you go on."), "info")
             return redirect(url_for("auth.change_password"))
         return redirect(safe_next(request.args.get("next"), url_for("main.index")))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form), form_status(form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -76,4 +76,4 @@ def change_password():
             flash(_("Your password has been changed."), "success")
             return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form,
-                           policy=password_policy())
+                           policy=password_policy()), form_status(form)

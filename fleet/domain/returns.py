@@ -32,6 +32,7 @@ from .rules import (
     check_return,
     warnings_for,
 )
+from .text import clean_text
 
 EDITABLE = ("draft", "returned")
 COUNTED = ("submitted", "approved")
@@ -264,12 +265,15 @@ def approve_return(session: Session, actor: Actor, ret: MonthlyReturn,
                  {"status": "approved"}, detail=f"{ret.city.code} {ret.period}")
 
 
+MAX_REASON_LENGTH = 2000
+
+
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_l("Please give a reason, so the city knows what to correct."),
-                          "reason")
-    if len(reason) > 2000:
+    """A reviewer's reason: visible text (not only spaces or a NUL), at most 2000 characters."""
+    reason = clean_text(reason, "reason", max_length=None, multiline=True, required=True,
+                        required_message=_l("Please give a reason, so the city knows what "
+                                            "to correct."))
+    if len(reason) > MAX_REASON_LENGTH:
         raise DomainError(_l("The reason is limited to 2000 characters."), "reason")
     return reason
 

@@ -88,16 +88,18 @@ def upload(period: str):
             error = refused.message
         else:
             confirm = ConfirmForm(token=_sign(preview, city, period)) if preview.ok else None
+            # A file with errors is a form with errors: shown again, and 422.
             return render_template("returns/upload_preview.html", preview=preview, confirm=confirm,
                                    form=UploadForm(formdata=None), period=period, city=city,
-                                   ret=ret, label=lambda name: field_label(name, lang()))
+                                   ret=ret, label=lambda name: field_label(name, lang())
+                                   ), (200 if preview.ok else 422)
         finally:
             db.session.rollback()  # a dry run: nothing of it is kept
     elif request.method == "POST":
         error = "; ".join(str(e) for e in form.file.errors) or _("Please choose the file to "
                                                                   "upload.")
     return render_template("returns/upload.html", form=form, period=period, city=city, ret=ret,
-                           error=error), (400 if error else 200)
+                           error=error), (422 if error else 200)
 
 
 @bp.route("/returns/<period>/upload/confirm", methods=["POST"])

@@ -75,7 +75,7 @@ def edit(period: str):
         warnings=warnings, due=due_date(programme, period),
         state=returns.month_state(ret.status if ret else None, period,
                                   due_date(programme, period), local_today()),
-        label=lambda name: field_label(name, lang()))
+        label=lambda name: field_label(name, lang())), (422 if problems else 200)
 
 
 def _fill(form: ReturnForm, ret) -> None:

@@ -113,6 +113,15 @@ def test_numbers_are_ascii_whole_numbers_and_nothing_else():
     assert parse_count(None) == 0 and parse_count("") == 0 and parse_count(7.0) == 7
 
 
+def test_notes_refuse_control_characters_but_keep_their_lines():
+    from fleet.domain.rules import parse_values
+
+    for notes in ("a\x00b", "宁波\x0b市", "\x1b[31m"):
+        result = parse_values({"notes": notes})
+        assert [p.field for p in result.errors] == ["notes"], notes
+    assert parse_values({"notes": "第一行\r\n第二行\t!"}).values.notes == "第一行\r\n第二行\t!"
+
+
 def test_a_double_minus_in_the_return_form_is_a_field_error(client, auth, setup):
     auth.login("shenzhen")
     before = table_state()
@@ -547,3 +556,25 @@ def test_hostile_values_in_every_parameter_and_field_change_nothing(hostile_app,
     assert posts <= post_endpoints, f"no page offers a form for {posts - post_endpoints}"
     assert forms - {"main.set_language"} <= post_endpoints
     assert requests > 1000
+
+
+def test_a_forged_forwarded_address_is_not_stored_as_one(make_app):
+    """Behind a trusted proxy the address comes from a header: text that is not an address
+    (longer than the audit column, too) is recorded as no address, never a 500."""
+    from .factories import load_cities, make_user
+
+    app = make_app(TRUSTED_PROXIES=1)
+    with app.app_context():
+        load_cities()
+        make_user("viewer1", "viewer")
+        client = app.test_client()
+        response = client.post("/login", data={"username": "viewer1", "password": "wrong"},
+                               headers={"X-Forwarded-For": "not-an-address-" + "x" * 100})
+        assert response.status_code == 401
+        response = client.post("/login", data={"username": "viewer1", "password": PASSWORD},
+                               headers={"X-Forwarded-For": "203.0.113.9"})
+        assert response.status_code == 302
+        events = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action.in_(("auth.login_failed", "auth.login")))
+            .order_by(AuditEvent.id)).all()
+        assert [e.ip for e in events] == [None, "203.0.113.9"]

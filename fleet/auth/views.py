@@ -9,7 +9,7 @@ from ..domain.accounts import change_password as change_own_password
 from ..domain.audit import record_event
 from ..domain.errors import DomainError
 from ..extensions import db
-from ..web import current_actor, form_status, password_policy, safe_next
+from ..web import client_ip, current_actor, form_status, password_policy, safe_next
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
 
@@ -23,7 +23,7 @@ def login():
     if form.validate_on_submit():
         try:
             user = authenticate(
-                db.session, form.username.data, form.password.data, request.remote_addr,
+                db.session, form.username.data, form.password.data, client_ip(),
                 max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                 lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
         except SignInRefused as refused:

@@ -1,7 +1,6 @@
 """Fleet: the pilot-city NEV reporting system. create_app() builds the Flask application."""
 
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 from flask import (
@@ -15,14 +14,29 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
-from .extensions import babel, bootstrap, csrf, db, login_manager, migrate
+from .extensions import babel, bootstrap, csrf, db, limiter, login_manager, migrate, talisman
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Scripts and styles from the app itself only: no inline script, handler or style attribute
+# runs, so injected markup cannot act. Bootstrap's CSS draws its icons from data: SVGs.
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -63,6 +77,11 @@ def configure(app: Flask, test_config: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"])
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = config_module.instance_secret_key(app.instance_path)
+    for name in ("PERMANENT_SESSION_LIFETIME", "SESSION_ABSOLUTE_LIFETIME"):
+        app.config[name] = config_module.as_timedelta(app.config[name])
+    # The sign-in throttle's counts: shared through Redis when there is one.
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    config_module.check_production(app.config)
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -80,6 +99,16 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     bootstrap.init_app(app)
+    limiter.init_app(app)
+    # Security headers on every response, errors and downloads included; HSTS only over HTTPS
+    # (behind the proxy, ProxyFix with TRUSTED_PROXIES tells). The proxy terminates TLS, so
+    # the app never redirects to https itself, and the cookie's Secure flag is the config's
+    # (FLEET_ENV=production insists on it).
+    talisman.init_app(app, force_https=False, session_cookie_secure=False,
+                      session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+                      content_security_policy=CONTENT_SECURITY_POLICY,
+                      frame_options="DENY", referrer_policy="same-origin",
+                      strict_transport_security_max_age=app.config["HSTS_MAX_AGE"])
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
@@ -87,7 +116,14 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str):
-        return db.session.get(models.User, int(user_id))
+        """The signed-in user, unless this session was ended on the server since (sign-out,
+        password change or reset, disabling: fleet.domain.accounts.end_sessions)."""
+        from .web import session_is_current
+
+        user = db.session.get(models.User, int(user_id))
+        if user is None or not session_is_current(user):
+            return None
+        return user
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -139,32 +175,27 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    from .web import refuse_illegal_input
+    from . import web
 
     # First of all hooks: nothing, not even the session's user, is looked up for such input.
-    app.before_request(refuse_illegal_input)
+    app.before_request(web.refuse_illegal_input)
 
     @app.before_request
-    def expire_idle_session():
-        """Sign out a user idle for longer than the session lifetime (checked server-side)."""
+    def expire_session():
+        """Sign out a user idle for longer than the idle lifetime, or signed in for longer
+        than the absolute one (both checked on the server, whatever the cookie says)."""
         if request.endpoint in (None, "static", "bootstrap.static"):
             return None
         if not current_user.is_authenticated:
             return None
-        now = datetime.now(timezone.utc).timestamp()
-        seen = session.get("seen")
-        lifetime = app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
-        if seen is not None and now - seen > lifetime:
-            logout_user()
-            session.clear()
-            if request.path.startswith("/api/"):
-                return {"error": "session expired"}, 401
-            flash(_("Your session expired after a period of inactivity. Please sign in again."),
-                  "warning")
-            return redirect(url_for("auth.login"))
-        session.permanent = True
-        session["seen"] = now
-        return None
+        message = web.session_expiry()
+        if message is None:
+            return None
+        web.end_session()
+        if request.path.startswith("/api/"):
+            return {"error": "session expired"}, 401
+        flash(message, "warning")
+        return redirect(url_for("auth.login"))
 
     @app.before_request
     def require_password_change():
@@ -178,25 +209,20 @@ def register_request_hooks(app: Flask) -> None:
             return redirect(url_for("auth.change_password"))
         return None
 
-    @app.after_request
-    def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
 
 def register_template_helpers(app: Flask) -> None:
     from . import web
-    from .domain.reference import CATEGORIES, POWERTRAINS
+    from .domain.reference import CATEGORIES, NEV_SHARE_AIM, POWERTRAINS
 
     app.jinja_env.filters["num"] = web.format_number
     app.jinja_env.filters["pct"] = web.format_percent
+    app.jinja_env.filters["pct_step"] = web.percent_step
     app.jinja_env.filters["period"] = web.format_period_for_user
     app.jinja_env.filters["dt"] = web.format_datetime_for_user
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     app.jinja_env.globals["categories"] = CATEGORIES
     app.jinja_env.globals["powertrains"] = POWERTRAINS
+    app.jinja_env.globals["nev_share_aim"] = NEV_SHARE_AIM
     app.context_processor(web.template_context)
 
 
@@ -207,7 +233,7 @@ def register_errorhandlers(app: Flask) -> None:
             return {"error": getattr(error, "description", "error")}, code
         return render_template(f"errors/{code}.html"), code
 
-    for code in (400, 403, 404, 413, 500):
+    for code in (400, 403, 404, 413, 429, 500):
         app.register_error_handler(code, render_error)
 
     from flask_wtf.csrf import CSRFError

@@ -1,10 +1,12 @@
 """The versioned caches of figures and rendered charts, shared by every page, file and API.
 
-Every key carries fleet.domain.figures.data_version() (one cheap query, read once per
+Every key carries fleet.domain.figures.data_version() (one primary-key read, once per
 request), so a new return, a review, a target or a setting changed makes new keys at once;
-nothing stale is served. One cache of each per application (per worker process).
+nothing stale is served. Without FLEET_REDIS_URL each worker process keeps its own small
+LRU; with it, every worker of every node shares one cache in Redis.
 """
 
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -63,7 +65,57 @@ class VersionedCache:
             self._items.clear()
 
 
+class RedisCache:
+    """The same interface over Redis, for several web nodes: a value computed on one node is
+    served by all. Values are pickled plain dataclasses and image bytes; entries expire after
+    a day (old versions are never asked for again). Redis is the operator's own server on
+    the internal network, trusted like the database."""
+
+    def __init__(self, client, prefix: str, ttl_seconds: int = 86_400):
+        self.client = client
+        self.prefix = prefix
+        self.ttl = ttl_seconds
+        self.made = 0
+        self.hits = 0
+
+    def _key(self, key: Hashable) -> str:
+        return self.prefix + sha1(repr(key).encode()).hexdigest()
+
+    def get(self, key: Hashable):
+        raw = self.client.get(self._key(key))
+        if raw is None:
+            return None
+        self.hits += 1
+        return pickle.loads(raw)
+
+    def put(self, key: Hashable, value) -> None:
+        self.client.set(self._key(key), pickle.dumps(value, pickle.HIGHEST_PROTOCOL),
+                        ex=self.ttl)
+
+    def get_or_make(self, key: Hashable, make: Callable[[], object]):
+        value = self.get(key)
+        if value is None:
+            value = make()
+            self.made += 1
+            self.put(key, value)
+        return value
+
+    def clear(self) -> None:
+        for name in self.client.scan_iter(match=self.prefix + "*", count=500):
+            self.client.delete(name)
+
+
 def init_app(app: Flask) -> None:
+    """In-process caches, or Redis ones when FLEET_REDIS_URL (config REDIS_URL) is set."""
+    url = app.config.get("REDIS_URL")
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url)
+        prefix = app.config.get("REDIS_KEY_PREFIX", "fleet:")
+        app.extensions.setdefault("fleet.figures_cache", RedisCache(client, prefix + "fig:"))
+        app.extensions.setdefault("fleet.chart_cache", RedisCache(client, prefix + "chart:"))
+        return
     app.extensions.setdefault("fleet.figures_cache", VersionedCache(64))
     app.extensions.setdefault("fleet.chart_cache", VersionedCache(128))
 

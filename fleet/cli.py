@@ -11,6 +11,7 @@ from .domain import accounts, cities
 from .domain.audit import Actor
 from .domain.errors import DomainError
 from .domain.programme import get_programme
+from .domain.reference import ROLES
 from .extensions import db
 from .models import User
 
@@ -54,15 +55,20 @@ def init_command(admin_name: str):
 
 @fleet_cli.command("create-user")
 @click.argument("username")
-@click.option("--role", type=click.Choice(["city", "ministry", "admin", "viewer"]),
+@click.option("--role", type=click.Choice(ROLES),
               required=True, help="What the user may do.")
 @click.option("--city", "city_code", help="The city's 6-digit code (for --role city).")
 @click.option("--name", "display_name", default="", help="The user's full name.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input (for scripts).")
-def create_user_command(username, role, city_code, display_name, password_stdin):
+@click.option("--no-password-change", is_flag=True,
+              help="Keep this password: do not ask the user to change it at first sign-in "
+                   "(for scripted set-ups).")
+def create_user_command(username, role, city_code, display_name, password_stdin,
+                        no_password_change):
     """Create an account. The password is prompted for, or read with --password-stdin;
-    it is never taken as an argument (it would stay in the shell history)."""
+    it is never taken as an argument (it would stay in the shell history). As on the admin
+    page, the user must change it at first sign-in, unless --no-password-change."""
     city = None
     if city_code:
         city = cities.city_by_code(db.session, city_code)
@@ -75,13 +81,16 @@ def create_user_command(username, role, city_code, display_name, password_stdin)
     try:
         user = accounts.create_user(db.session, Actor.system("fleet create-user"), _policy(),
                                     username=username, password=password, role=role, city=city,
-                                    display_name=display_name, must_change_password=False)
+                                    display_name=display_name,
+                                    must_change_password=not no_password_change)
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(str(error.message)) from None
     db.session.commit()
     click.echo(f"Created {role} user {user.username}"
-               + (f" for {city.code} {city.name_zh}" if city else "") + ".")
+               + (f" for {city.code} {city.name_zh}" if city else "") + "."
+               + ("" if no_password_change else
+                  " The password must be changed at first sign-in."))
 
 
 @fleet_cli.command("demo")

@@ -1,19 +1,27 @@
 """Database tables. Behaviour lives in the domain modules; here only columns, constraints and
 small derived properties."""
 
+import uuid
 from datetime import datetime, timezone
+from itertools import chain
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    DDL,
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
     String,
     Text,
     UniqueConstraint,
+    and_,
+    event,
+    update,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .extensions import db
 
@@ -80,6 +88,9 @@ class User(UserMixin, db.Model):
     locked_until: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
     password_changed_at: Mapped[datetime | None]
+    # Raised to end every session signed in before: each session carries the value it was
+    # signed in with, and the user loader refuses a session whose value is behind.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     city: Mapped[City | None] = relationship()
@@ -119,6 +130,8 @@ class AuditEvent(db.Model):
 
 
 RETURN_STATUSES = ("draft", "submitted", "returned", "approved")
+# A return is received (and its numbers reported) once submitted or approved.
+RECEIVED_STATUSES = ("submitted", "approved")
 
 
 class MonthlyReturn(db.Model):
@@ -158,6 +171,17 @@ class MonthlyReturn(db.Model):
     submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     approved_by: Mapped[User | None] = relationship(foreign_keys=[approved_by_id])
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+
+    @hybrid_property
+    def received_late(self) -> bool:
+        """The one rule of lateness: received (submitted or approved), and its latest
+        submission came after the due date. A draft or a return sent back is never late."""
+        return bool(self.submitted_late) and self.status in RECEIVED_STATUSES
+
+    @received_late.inplace.expression
+    @classmethod
+    def _received_late_expression(cls):
+        return and_(cls.submitted_late.is_(True), cls.status.in_(RECEIVED_STATUSES))
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -230,3 +254,55 @@ class ReturnRevision(db.Model):
     def nev_total(self) -> int:
         return sum(line.get(k, 0) for line in self.data["lines"].values()
                    for k in ("bev", "phev", "fcev"))
+
+
+class DataVersion(db.Model):
+    """One row: a counter bumped in the same transaction as every write of the data the
+    figures read, so that the figures' caches are keyed in O(1) (one primary-key read).
+
+    `generation` changes when a database is restored, so a shared cache never mistakes the
+    restored data's counter for the one it held before.
+    """
+
+    __tablename__ = "data_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
+    generation: Mapped[str] = mapped_column(String(32))
+
+
+# The row exists from the moment the table does (create_all; the migration inserts it too).
+event.listen(DataVersion.__table__, "after_create", DDL(
+    "INSERT INTO data_version (id, counter, generation) "
+    f"VALUES (1, 0, '{uuid.uuid4().hex}')"))
+
+# Writes that change no figure: they leave the figures' caches alone.
+NO_FIGURES = frozenset({"audit_event", "user", "data_version"})
+
+
+def bump_data_version(session: Session) -> None:
+    """Move the data version in the current transaction (Core: no ORM events, no autoflush)."""
+    session.connection().execute(
+        update(DataVersion.__table__).where(DataVersion.__table__.c.id == 1)
+        .values(counter=DataVersion.__table__.c.counter + 1))
+
+
+def _changes_figures(session: Session) -> bool:
+    changed = chain(session.new, session.deleted,
+                    (o for o in session.dirty if session.is_modified(o)))
+    return any(getattr(o, "__tablename__", None) not in NO_FIGURES for o in changed)
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_flush(session, _flush_context, _instances) -> None:
+    if _changes_figures(session):
+        bump_data_version(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_on_bulk_write(state) -> None:
+    """INSERT/UPDATE/DELETE statements run through the session (the demo's bulk inserts)."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if table is not None and table.name not in NO_FIGURES:
+            bump_data_version(state.session)

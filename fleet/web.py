@@ -3,16 +3,18 @@ parameters (basis, through, city scope), the cities a user may see, files as att
 and formatting for templates."""
 
 import ipaddress
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import wraps
 from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
-from flask import Response, abort, current_app, g, render_template, request
+from flask import Response, abort, current_app, g, render_template, request, session
 from flask_babel import get_locale, to_user_timezone
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.routing import IntegerConverter
 
 from .domain import figures
@@ -24,7 +26,7 @@ from .domain.programme import get_programme
 from .domain.returns import can_view
 from .domain.text import has_illegal_characters
 from .extensions import db
-from .models import City
+from .models import City, User
 
 # The roles that read every city's figures (the ministry's side of the house).
 MINISTRY_SIDE = ("ministry", "viewer", "admin")
@@ -108,6 +110,60 @@ def current_actor() -> Actor:
 def password_policy() -> PasswordPolicy:
     return PasswordPolicy(current_app.config["PASSWORD_MIN_LENGTH"],
                           current_app.config["PASSWORD_MIN_CLASSES"])
+
+
+def _now() -> float:
+    return datetime.now(timezone.utc).timestamp()
+
+
+def begin_session(user: User) -> None:
+    """Sign the user in on a fresh session (no fixation), keeping only the chosen language.
+
+    The session carries the user's session epoch (see fleet.domain.accounts.end_sessions) and
+    when it was signed in, for the absolute lifetime."""
+    lang_choice = session.get("lang")
+    session.clear()
+    if lang_choice:
+        session["lang"] = lang_choice
+    login_user(user)
+    session.permanent = True
+    session["epoch"] = user.session_epoch
+    session["signed_in_at"] = session["seen"] = _now()
+
+
+def keep_session(user: User) -> None:
+    """After ending all of a user's sessions (own password change), keep this one."""
+    session["epoch"] = user.session_epoch
+
+
+def end_session() -> None:
+    """Forget the user in this browser, keeping the chosen language."""
+    lang_choice = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang_choice:
+        session["lang"] = lang_choice
+
+
+def session_is_current(user: User) -> bool:
+    """The session was signed in since the user's sessions were last ended (user loader)."""
+    return session.get("epoch") == user.session_epoch
+
+
+def session_expiry():
+    """The message for a session that is over (idle too long, or older than the absolute
+    lifetime), or None while it may go on; refreshes the idle clock."""
+    now = _now()
+    idle = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+    absolute = current_app.config["SESSION_ABSOLUTE_LIFETIME"].total_seconds()
+    seen, signed_in_at = session.get("seen"), session.get("signed_in_at")
+    if signed_in_at is None or now - signed_in_at > absolute:
+        return _l("Your session reached its maximum length. Please sign in again.")
+    if seen is not None and now - seen > idle:
+        return _l("Your session expired after a period of inactivity. Please sign in again.")
+    session.permanent = True
+    session["seen"] = now
+    return None
 
 
 def refuse(code: int = 403):
@@ -219,6 +275,15 @@ def format_percent(value, digits: int = 1) -> str:
                                                        rounding=ROUND_HALF_EVEN)
         return f"{scaled:,.{digits}f}%"
     return babel_percent(value, format="#,##0." + "0" * digits + "%", locale=lang())
+
+
+def percent_step(share) -> int:
+    """A share (0.42) as a whole percentage from 0 to 100, for the CSS classes w-pct-N and
+    at-pct-N of static/css/progress.css: bars are drawn without style attributes, which the
+    Content-Security-Policy forbids."""
+    if share is None:
+        return 0
+    return max(0, min(100, round(float(share) * 100)))
 
 
 def format_period_for_user(period: str) -> str:

@@ -51,7 +51,7 @@ def test_lockout_after_repeated_failures(client, auth, users):
         auth.login("ministry1", "Wrong-Passw0rd")
     response = auth.login("ministry1")  # the right password no longer opens it
     assert response.status_code == 401
-    assert "账号已锁定" in response.get_data(as_text=True)
+    assert "账号因多次登录失败已被暂时锁定" in response.get_data(as_text=True)
     assert events("auth.locked")
     user = db.session.scalar(select(User).where(User.username == "ministry1"))
     assert user.locked_until > datetime.now(timezone.utc).replace(tzinfo=None)

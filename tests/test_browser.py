@@ -57,6 +57,14 @@ def sign_in(page, base, username):
     page.wait_for_load_state()
 
 
+def watch_csp(page) -> list[str]:
+    """Collect what the browser reports as refused by the Content-Security-Policy."""
+    blocked = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return blocked
+
+
 def sign_out(page):
     page.click("nav button[type=submit]")
     page.wait_for_load_state()
@@ -70,6 +78,7 @@ def test_city_submits_and_ministry_approves_in_a_browser(live_server, browser, t
     month = this_month()
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.on("dialog", lambda dialog: dialog.accept())  # "submit to the ministry?" → yes
+    blocked = watch_csp(page)
 
     sign_in(page, base, users["city"].username)
     page.goto(f"{base}/returns/{month}")
@@ -104,8 +113,35 @@ def test_city_submits_and_ministry_approves_in_a_browser(live_server, browser, t
     assert "已审核通过" in page.inner_text("main")
     page.screenshot(path=str(tmp_path / "ministry-approved.png"), full_page=True)
 
+    assert blocked == []  # the Content-Security-Policy blocked nothing on the way
+
     db.session.expire_all()
     ret = db.session.scalar(select(MonthlyReturn).where(MonthlyReturn.period == month))
     assert ret.status == "approved" and ret.approved_by.username == "ministry1"
     assert (tmp_path / "city-submitted.png").stat().st_size > 10_000
     assert (tmp_path / "ministry-approved.png").stat().st_size > 10_000
+
+
+def test_sortable_tables_and_progress_bars_work_under_the_csp(live_server, browser, request):
+    """The dashboard's table sorts on a click and its bar has its width from the stylesheet,
+    with scripts and styles from the app only."""
+    app, base = live_server
+    request.getfixturevalue("users")
+    window_around_today()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    blocked = watch_csp(page)
+    response = page.goto(f"{base}/login")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    sign_in(page, base, "ministry1")
+    page.goto(f"{base}/progress/")
+    cities = "#city-table tbody tr td:first-child"
+    before = page.locator(cities).all_inner_texts()
+    page.click("#city-table th[data-sort=text]")
+    after = page.locator(cities).all_inner_texts()
+    assert page.get_attribute("#city-table th[data-sort=text]", "aria-sort") == "ascending"
+    page.click("#city-table th[data-sort=text]")
+    assert page.locator(cities).all_inner_texts() == list(reversed(after))
+    assert sorted(before) == sorted(after) and len(after) == 25
+    height = page.eval_on_selector(".progress-thin", "e => e.getBoundingClientRect().height")
+    assert 8 <= height <= 11  # .6rem from progress.css, not an inline style
+    assert blocked == []

@@ -36,7 +36,30 @@ def test_create_user_reads_password_from_stdin(app, runner, cities):
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.username == "sz_clerk"))
     assert user.city.code == "440300"
-    assert user.must_change_password is False  # the user's own password
+    # Someone else chose it: changed at first sign-in, as for an account made on the page.
+    assert user.must_change_password is True
+    assert "changed at first sign-in" in result.output
+
+
+def test_user_created_on_the_command_line_must_change_the_password(app, runner, cities):
+    runner.invoke(args=["fleet", "create-user", "cli_clerk", "--role", "viewer",
+                        "--password-stdin"], input=PASSWORD + "\n")
+    client = app.test_client()
+    response = client.post("/login", data={"username": "cli_clerk", "password": PASSWORD})
+    assert response.headers["Location"].endswith("/account/password")
+    assert client.get("/").headers["Location"].endswith("/account/password")
+
+
+def test_create_user_can_keep_the_password_for_scripted_set_ups(app, runner, cities):
+    result = runner.invoke(args=["fleet", "create-user", "robot", "--role", "viewer",
+                                 "--password-stdin", "--no-password-change"],
+                           input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.username == "robot"))
+    assert user.must_change_password is False
+    client = app.test_client()
+    response = client.post("/login", data={"username": "robot", "password": PASSWORD})
+    assert response.headers["Location"] == "/"
 
 
 def test_create_user_refuses_bad_input(app, runner, cities):

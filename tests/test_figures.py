@@ -199,6 +199,49 @@ def test_data_version_moves_with_the_data(fixture):
     assert figures.data_version(db.session) != third
 
 
+def test_data_version_is_one_primary_key_read_and_ignores_sign_ins(fixture):
+    """The version moves with the figures' data only: a sign-in or an audit event leaves
+    the caches alone; reading it is one query, whatever the number of returns."""
+    from sqlalchemy import event
+
+    from fleet.domain.audit import Actor, record_event
+
+    from .factories import make_user
+
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        first = figures.data_version(db.session)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert len(statements) == 1 and "data_version" in statements[0]
+    user = make_user("reader", "ministry")
+    first = figures.data_version(db.session)  # (a new account is no figure either)
+    user.failed_logins = (user.failed_logins or 0) + 1
+    record_event(db.session, Actor.system("test"), "user.login", "user", user.id)
+    db.session.commit()
+    assert figures.data_version(db.session) == first
+
+
+def test_bulk_writes_move_the_data_version(app):
+    """The demo's multi-row INSERTs (no ORM objects) move the version too."""
+    from fleet.domain import demo
+    from fleet.domain.audit import Actor
+
+    from .factories import load_cities
+
+    load_cities()
+    before = figures.data_version(db.session)
+    demo.load_demo(db.session, Actor.system("test"), today=date(2025, 6, 20))
+    db.session.commit()
+    after = figures.data_version(db.session)
+    assert after != before
+    demo.clear_demo(db.session, Actor.system("test"))
+    db.session.commit()
+    assert figures.data_version(db.session) not in (before, after)
+
+
 def test_empty_database(app):
     p = figures.national_progress(db.session, "reported", "2025-03", today=TODAY)
     assert p.nev == 0 and p.cities == () and p.projection.value == 0

@@ -9,6 +9,7 @@ import hashlib
 import html
 import io
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from urllib.parse import quote, urlsplit
 
@@ -25,7 +26,7 @@ from fleet.domain.periods import add_months
 from fleet.domain.programme import get_programme, update_programme
 from fleet.domain.rules import parse_count
 from fleet.extensions import db
-from fleet.models import AuditEvent
+from fleet.models import AuditEvent, utcnow
 
 from .excel_helpers import fill
 from .factories import PASSWORD, make_return
@@ -327,34 +328,41 @@ class _Forms(HTMLParser):
         if self._form is None:
             return
         name = a.get("name")
-        if tag == "button" and a.get("formaction"):
-            self._form["actions"].append(a["formaction"])
-        if tag == "button" and name and self._form["button"] is None:
-            self._form["button"] = (name, a.get("value", ""))
-        if tag == "input" and name:
-            kind = (a.get("type") or "text").lower()
-            if kind == "file":
-                self._form["files"].append(name)
-            elif kind in ("checkbox", "radio"):
-                if "checked" in a:
-                    self._form["fields"][name] = a.get("value", "y")
-                self._form["hidden"].add(name)  # ticked, not typed: any value means "on"
-            elif kind != "submit":
-                self._form["fields"][name] = a.get("value") or ""
-            if kind == "hidden" or "readonly" in a or "disabled" in a:
-                self._form["hidden"].add(name)  # not typed by a person
-            if a.get("inputmode") == "numeric" or kind == "number":
-                self._form["numeric"].add(name)
-        if tag == "textarea" and name:
+        if tag == "button":
+            self._button(a, name)
+        elif tag == "input" and name:
+            self._input(a, name)
+        elif tag == "textarea" and name:
             if "readonly" in a or "disabled" in a:
                 self._form["hidden"].add(name)
             self._textarea = name
             self._form["fields"][name] = ""
-        if tag == "select" and name:
+        elif tag == "select" and name:
             self._select = name
-        if tag == "option" and self._select:
+        elif tag == "option" and self._select:
             if self._select not in self._form["fields"] or "selected" in a:
                 self._form["fields"][self._select] = a.get("value", "")
+
+    def _button(self, a: dict, name: str | None) -> None:
+        if a.get("formaction"):
+            self._form["actions"].append(a["formaction"])
+        if name and self._form["button"] is None:
+            self._form["button"] = (name, a.get("value", ""))
+
+    def _input(self, a: dict, name: str) -> None:
+        kind = (a.get("type") or "text").lower()
+        if kind == "file":
+            self._form["files"].append(name)
+        elif kind in ("checkbox", "radio"):
+            if "checked" in a:
+                self._form["fields"][name] = a.get("value", "y")
+            self._form["hidden"].add(name)  # ticked, not typed: any value means "on"
+        elif kind != "submit":
+            self._form["fields"][name] = a.get("value") or ""
+        if kind == "hidden" or "readonly" in a or "disabled" in a:
+            self._form["hidden"].add(name)  # not typed by a person
+        if a.get("inputmode") == "numeric" or kind == "number":
+            self._form["numeric"].add(name)
 
     def handle_data(self, data):
         if self._textarea:
@@ -399,6 +407,9 @@ def _seed(users) -> dict:
                             counts={"bus": {"bev": 3}})
     approved = make_return(shenzhen, add_months(month, -2), "approved",
                            counts={"taxi": {"bev": 5}})
+    # A locked account, so that the users' page offers its unlock form.
+    users["other_city"].locked_until = utcnow() + timedelta(hours=1)
+    db.session.commit()
     return {"code": ["440300"], "period": [month, add_months(month, -1)],
             "return_id": [submitted.id, approved.id], "user_id": [users["viewer"].id],
             "kind": ["national"], "fmt": ["png"]}

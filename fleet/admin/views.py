@@ -8,7 +8,7 @@ from ..domain.audit import recent_events
 from ..domain.errors import DomainError
 from ..domain.programme import get_programme, update_programme
 from ..extensions import db
-from ..models import User
+from ..models import User, utcnow
 from ..web import (
     current_actor,
     form_status,
@@ -41,7 +41,8 @@ def _show_error(form, error: DomainError):
 @roles_required("admin")
 def users():
     """All accounts."""
-    return render_template("admin/users.html", users=accounts.list_users(db.session))
+    return render_template("admin/users.html", users=accounts.list_users(db.session),
+                           now=utcnow())
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -125,6 +126,22 @@ def reset_password(user_id: int):
     form.city.choices = _city_choices()
     form.city.data = user.city.code if user.city else ""
     return _user_page(user, form, reset_form)
+
+
+@bp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@roles_required("admin")
+def unlock_user(user_id: int):
+    """Lift a lock-out after repeated failed sign-ins, before it runs out (audited)."""
+    user = db.session.get(User, user_id) or abort(404)
+    try:
+        accounts.unlock_user(db.session, current_actor(), user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "warning")
+    else:
+        db.session.commit()
+        flash(_("The account %(name)s is unlocked.", name=user.username), "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.route("/cities")

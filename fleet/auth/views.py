@@ -1,20 +1,35 @@
 """Views of sign-in, sign-out and password change."""
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
-from ..domain.accounts import SignInRefused, authenticate
+from ..domain.accounts import SignInRefused, authenticate, sign_out
 from ..domain.accounts import change_password as change_own_password
-from ..domain.audit import record_event
 from ..domain.errors import DomainError
-from ..extensions import db
-from ..web import client_ip, current_actor, form_status, password_policy, safe_next
+from ..extensions import db, limiter
+from ..web import (
+    begin_session,
+    client_ip,
+    current_actor,
+    end_session,
+    form_status,
+    keep_session,
+    password_policy,
+    safe_next,
+)
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
 
 
+def _sign_in_failed(response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
+# Only refused sign-ins count against the client's address; beyond the limit, 429.
+@limiter.limit(lambda: current_app.config["LOGIN_THROTTLE"], methods=["POST"],
+               deduct_when=_sign_in_failed)
 def login():
     """Sign in with user name and password."""
     if current_user.is_authenticated:
@@ -31,12 +46,7 @@ def login():
             form.password.errors.append(refused.message)
             return render_template("auth/login.html", form=form), 401
         db.session.commit()
-        lang = session.get("lang")
-        session.clear()  # a fresh session at sign-in (no fixation)
-        if lang:
-            session["lang"] = lang
-        login_user(user)
-        session.permanent = True
+        begin_session(user)  # a fresh session (no fixation), with the user's session epoch
         if user.must_change_password:
             flash(_("Please choose your own password before you go on."), "info")
             return redirect(url_for("auth.change_password"))
@@ -47,14 +57,11 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out (POST, so a link elsewhere cannot sign the user out)."""
-    record_event(db.session, current_actor(), "auth.logout", "user", current_user.id)
+    """Sign out (POST, so a link elsewhere cannot sign the user out): every session of the
+    user ends on the server, so a copy of the cookie opens nothing afterwards."""
+    sign_out(db.session, current_actor(), current_user)
     db.session.commit()
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    end_session()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -73,7 +80,9 @@ def change_password():
             getattr(form, error.field or "password").errors.append(error.message)
         else:
             db.session.commit()
-            flash(_("Your password has been changed."), "success")
+            keep_session(current_user)  # every other session of the user has ended
+            flash(_("Your password has been changed. Any other session of yours has ended."),
+                  "success")
             return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form,
                            policy=password_policy()), form_status(form)

@@ -4,6 +4,8 @@ import re
 import secrets
 import string
 from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -19,10 +21,41 @@ from .text import clean_text
 MAX_DISPLAY_NAME = 100
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common_passwords.txt"
+# Letters that people write as digits or symbols ("P@ssw0rd", "Adm1n"), read back as letters
+# (a 1 stands for an l or an i: both readings are tried).
+UNLEET = (str.maketrans("@4$5013!7|", "aassoleitl"), str.maketrans("@4$5013!7|", "aassoieitl"))
+EDGES = string.digits + string.punctuation + string.whitespace
+# The one answer to every refused sign-in, whether the name exists, the password is wrong or
+# the account is locked: it must not tell anyone which names exist.
+SIGN_IN_REFUSED = _l("Wrong user name or password, or the account is locked for a while after "
+                     "repeated failures.")
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The most common passwords (lower-case), shipped in data/ (see its README for the source)."""
+    with open(COMMON_PASSWORDS_FILE, encoding="utf-8") as fh:
+        return frozenset(line.strip() for line in fh if line.strip())
+
+
+def is_common_password(password: str) -> bool:
+    """True when the password, ignoring case, is a common one, or one with digits and symbols
+    written for letters (P@ssw0rd), or one with digits or symbols merely added before or after
+    (Password123!, Admin@123456): guessers try exactly these variations first."""
+    lower = (password or "").lower()
+    core = lower.strip(EDGES)
+    candidates = {lower, core}
+    for table in UNLEET:
+        # "P@ssw0rd2024": the word without what was added around it, read as letters.
+        candidates |= {lower.translate(table), core.translate(table)}
+    common = common_passwords()
+    return any(candidate in common for candidate in candidates if candidate)
 
 
 class PasswordPolicy:
-    """Length and character classes, as MLPS 2.0 (等保2.0) assessors expect. Configurable."""
+    """Length, character classes and no common password, as MLPS 2.0 (等保2.0) assessors expect.
+    Configurable."""
 
     def __init__(self, min_length: int = 10, min_classes: int = 3):
         self.min_length = min_length
@@ -50,6 +83,10 @@ class PasswordPolicy:
                    "letters, digits, symbols.", n=self.min_classes), "password")
         if username and username.lower() in password.lower():
             raise DomainError(_l("The password must not contain the user name."), "password")
+        if is_common_password(password):
+            raise DomainError(_l("This password is one of the most common ones (or one of them "
+                                 "with a few digits or symbols added): choose another."),
+                              "password")
 
     def generate(self) -> str:
         """A random password that satisfies the policy (for one-time passwords)."""
@@ -57,7 +94,8 @@ class PasswordPolicy:
         while True:
             candidate = "".join(secrets.choice(alphabet)
                                 for _ in range(max(14, self.min_length)))
-            if self.classes(candidate) >= max(self.min_classes, 3):
+            if (self.classes(candidate) >= max(self.min_classes, 3)
+                    and not is_common_password(candidate)):
                 return candidate
 
 
@@ -70,22 +108,31 @@ def user_by_username(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.username) == wanted))
 
 
+@cache
+def _dummy_hash() -> str:
+    """The hash that an unknown user name's password is checked against, made like real ones,
+    so that an unknown name costs the same time as a known one."""
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
 def authenticate(session: Session, username: str, password: str, ip: str | None, *,
                  max_failures: int, lockout_minutes: int, now: datetime | None = None) -> User:
     """Check the credentials; count failures and lock the account after too many.
 
-    Every refusal is audited and raises SignInRefused with a message that does not say
-    whether the user name exists (except for lock-out, which the owner must learn of).
+    Every refusal is audited. An unknown name, a wrong password and a locked account get the
+    same SignInRefused message after the same work (one password hash checked), so that
+    neither the answer nor its time tells whether the name exists. Only the holder of the
+    right password learns that an account is disabled.
     """
     now = now or utcnow()
     user = user_by_username(session, username)
+    password_ok = check_password_hash(user.password_hash if user else _dummy_hash(),
+                                      password or "")
     actor = Actor(user.id if user else None, (username or "")[:64], ip)
     if user is not None and user.locked_until and user.locked_until > now:
         record_event(session, actor, "auth.login_refused", "user", user.id, detail="locked")
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise SignInRefused(_l("Too many failed attempts: the account is locked for "
-                               "%(n)s more minutes.", n=minutes))
-    if user is None or not check_password_hash(user.password_hash, password or ""):
+        raise SignInRefused(SIGN_IN_REFUSED)
+    if user is None or not password_ok:
         if user is not None:
             user.failed_logins += 1
             if user.failed_logins >= max_failures:
@@ -94,7 +141,7 @@ def authenticate(session: Session, username: str, password: str, ip: str | None,
                 record_event(session, actor, "auth.locked", "user", user.id,
                              detail=f"locked for {lockout_minutes} minutes")
         record_event(session, actor, "auth.login_failed", "user", user.id if user else "")
-        raise SignInRefused(_l("Wrong user name or password."))
+        raise SignInRefused(SIGN_IN_REFUSED)
     if not user.active:
         record_event(session, actor, "auth.login_refused", "user", user.id, detail="disabled")
         raise SignInRefused(_l("This account is disabled. Ask an administrator."))
@@ -102,6 +149,32 @@ def authenticate(session: Session, username: str, password: str, ip: str | None,
     user.locked_until = None
     user.last_login_at = now
     record_event(session, actor, "auth.login", "user", user.id)
+    return user
+
+
+def end_sessions(user: User) -> None:
+    """End every session of this user signed in until now, in every browser: each session
+    carries the epoch it was signed in with, and a session behind the user's is refused."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def sign_out(session: Session, actor: Actor, user: User) -> None:
+    """Sign out: this session and every other one of the user end on the server, so a copied
+    cookie is worth nothing afterwards."""
+    end_sessions(user)
+    record_event(session, actor, "auth.logout", "user", user.id)
+
+
+def unlock_user(session: Session, actor: Actor, user: User) -> User:
+    """An admin lifts a lock-out before it runs out (the owner asked, on the phone)."""
+    if not user.locked_until and not user.failed_logins:
+        raise DomainError(_l("This account is not locked."))
+    before = dict(locked_until=user.locked_until.isoformat() if user.locked_until else None,
+                  failed_logins=user.failed_logins)
+    user.locked_until = None
+    user.failed_logins = 0
+    record_event(session, actor, "user.unlock", "user", user.id, before,
+                 dict(locked_until=None, failed_logins=0))
     return user
 
 
@@ -158,6 +231,8 @@ def update_user(session: Session, actor: Actor, user: User, *, role: str,
     if active and not before["active"]:
         user.failed_logins = 0
         user.locked_until = None
+    if before["active"] and not active:
+        end_sessions(user)  # a disabled user is out at once, not at the next sign-in
     old, new = changed_fields(before, _snapshot(user))
     if new:
         record_event(session, actor, "user.update", "user", user.id, old, new)
@@ -173,6 +248,7 @@ def reset_password(session: Session, actor: Actor, policy: PasswordPolicy, user:
     user.failed_logins = 0
     user.locked_until = None
     user.password_changed_at = utcnow()
+    end_sessions(user)  # whoever knew the old password is out, in every browser
     record_event(session, actor, "user.reset_password", "user", user.id)
     return user
 
@@ -188,6 +264,7 @@ def change_password(session: Session, actor: Actor, policy: PasswordPolicy, user
     user.password_hash = generate_password_hash(new)
     user.must_change_password = False
     user.password_changed_at = utcnow()
+    end_sessions(user)  # the caller signs the current browser in again with the new epoch
     record_event(session, actor, "user.change_password", "user", user.id)
     return user
 

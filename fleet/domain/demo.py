@@ -185,6 +185,112 @@ def clear_demo(session: Session, actor: Actor) -> int:
     return deleted
 
 
+@dataclass(frozen=True)
+class _CityPlan:
+    """How a demo city behaves over the window (drawn once per city)."""
+
+    lateness: float  # chance that a return comes in after its due date
+    has_fcev: bool
+    mix: dict  # share of each category
+    per_month: float  # NEVs a month on average
+
+
+@dataclass(frozen=True)
+class _MonthDraws:
+    """Every random draw of one city-month, made whatever the outcome, so one city's luck
+    never shifts the next city's numbers."""
+
+    draw: float
+    late: bool
+    review_draw: float
+    review_days: int
+    fix_days: int
+    submit_day: int
+    late_days: int
+    hour: int
+    minute: int
+    reason: str
+    notes: str
+
+
+def _city_plan(rng: random.Random, city: City, n_window: int) -> _CityPlan:
+    pace = rng.uniform(0.65, 1.25)  # some cities ahead of their target, some behind
+    lateness = rng.choice((0.0, 0.03, 0.08, 0.15, 0.3))
+    has_fcev = rng.random() < 0.35
+    mix = {c: w * rng.uniform(0.6, 1.4) for c, w in CATEGORY_MIX.items()}
+    return _CityPlan(lateness, has_fcev, mix, (city.nev_target or 10000) / n_window * pace)
+
+
+def _month_draws(rng: random.Random, plan: _CityPlan) -> _MonthDraws:
+    draw, late, review_draw = rng.random(), rng.random() < plan.lateness, rng.random()
+    review_days, fix_days = rng.randint(2, 30), rng.randint(1, 6)
+    submit_day, late_days = rng.randint(1, 9), rng.randint(1, 20)
+    hour, minute = rng.randint(9, 17), rng.randint(0, 59)
+    reason, notes = rng.choice(RETURN_REASONS), rng.choice(NOTES)
+    return _MonthDraws(draw, late, review_draw, review_days, fix_days, submit_day, late_days,
+                       hour, minute, reason, notes)
+
+
+def _month_fate(d: _MonthDraws, due: date, now: datetime, recent: bool, today: date
+                ) -> tuple[str, datetime, datetime | None, bool]:
+    """(state, submitted at, reviewed at, late) of a demo city-month.
+
+    state: missing, draft, submitted, returned, corrected (sent back, then approved) or
+    approved. A month whose return is not due yet gets a mixed picture.
+    """
+    if today <= due:
+        state = "missing" if d.draw < 0.2 else "draft" if d.draw < 0.45 else "submitted"
+        return state, min(_beijing(due - timedelta(days=9 - d.submit_day), 10, 0), now), \
+            None, False
+    missing_p, draft_p = (0.06, 0.04) if recent else (0.02, 0.01)
+    late_at = _beijing(due + timedelta(days=d.late_days), d.hour, d.minute)
+    on_time_at = _beijing(due - timedelta(days=9 - d.submit_day), d.hour, d.minute)
+    submitted = late_at if d.late else on_time_at
+    reviewed = submitted + timedelta(days=d.review_days)
+    if d.draw < missing_p or submitted > now:
+        state = "missing"  # (a late return not yet sent in by `today`)
+    elif d.draw < missing_p + draft_p:
+        state = "draft"
+    elif reviewed > now:
+        state = "submitted"
+    elif d.review_draw < 0.08:
+        # Sent back: still with the city in recent months, corrected before.
+        state = "returned" if recent else "corrected"
+    else:
+        state = "approved"
+    return state, submitted, reviewed, d.late
+
+
+def _month_row(programme: Programme, row: dict, fate: tuple, d: _MonthDraws, numbers: dict,
+               first_numbers: dict) -> tuple[dict, dict, list]:
+    """The return row for a state, its final numbers and its submissions (at, numbers,
+    late)."""
+    state, submitted, reviewed, late = fate
+    subs = []
+    if state == "draft":
+        row.update(status="draft", updated_at=row["created_at"] + timedelta(days=2))
+    else:
+        row.update(status="submitted", first_submitted_at=submitted, submitted_at=submitted,
+                   submitted_late=late, updated_at=submitted)
+        subs.append((submitted, numbers, late))
+    if state == "approved":
+        row.update(status="approved", reviewed_at=reviewed, approved_at=reviewed,
+                   updated_at=reviewed)
+    elif state == "returned":
+        numbers = first_numbers
+        subs = [(submitted, numbers, late)]
+        row.update(status="returned", reviewed_at=reviewed, updated_at=reviewed,
+                   review_comment=d.reason)
+    elif state == "corrected":
+        again = reviewed + timedelta(days=d.fix_days)
+        again_late = is_late(programme, row["period"], again)
+        approved = again + timedelta(days=2)
+        subs = [(submitted, first_numbers, late), (again, numbers, again_late)]
+        row.update(status="approved", submitted_at=again, submitted_late=again_late,
+                   reviewed_at=approved, approved_at=approved, updated_at=approved)
+    return row, numbers, subs
+
+
 def _generate(session: Session, programme: Programme, cities: list[City], periods: list[str],
               rng: random.Random, today: date) -> dict:
     """Write the returns, lines and revisions in bulk; returns the tallies."""
@@ -192,95 +298,43 @@ def _generate(session: Session, programme: Programme, cities: list[City], period
     this_month = period_of(today)
     n_window = len(months_between(programme.first_period, programme.last_period))
     tally = dict(returns=0, approved=0, submitted=0, returned=0, draft=0, missing=0, late=0)
-    rows, numbers_of, submissions_of = [], [], []
+    made = []  # (row, numbers, submissions) of each return
     for city in cities:
-        pace = rng.uniform(0.65, 1.25)  # some cities ahead of their target, some behind
-        lateness = rng.choice((0.0, 0.03, 0.08, 0.15, 0.3))
-        has_fcev = rng.random() < 0.35
-        mix = {c: w * rng.uniform(0.6, 1.4) for c, w in CATEGORY_MIX.items()}
-        per_month = (city.nev_target or 10000) / n_window * pace
+        plan = _city_plan(rng, city, n_window)
         for index, period in enumerate(periods):
             if period >= this_month:
                 break
-            due = due_date(programme, period)
-            overdue = today > due
-            recent = index >= len(periods) - 3
-            # Every draw happens whatever the outcome, so one city's luck never shifts the next.
-            draw, late, review_draw = rng.random(), rng.random() < lateness, rng.random()
-            review_days, fix_days = rng.randint(2, 30), rng.randint(1, 6)
-            submit_day, late_days = rng.randint(1, 9), rng.randint(1, 20)
-            hour, minute = rng.randint(9, 17), rng.randint(0, 59)
-            reason, notes = rng.choice(RETURN_REASONS), rng.choice(NOTES)
+            d = _month_draws(rng, plan)
             ramp = 0.55 + 0.9 * index / max(n_window - 1, 1)
             season = 0.7 if period.endswith("-02") else 1.25 if period.endswith("-12") else 1.0
-            numbers = _month_numbers(rng, mix, has_fcev,
-                                     per_month * ramp * season * rng.uniform(0.85, 1.15))
+            numbers = _month_numbers(rng, plan.mix, plan.has_fcev,
+                                     plan.per_month * ramp * season * rng.uniform(0.85, 1.15))
             nev = sum(v["bev"] + v["phev"] + v["fcev"] for v in numbers.values())
             charging = round(nev * rng.uniform(0.6, 1.2))
             swap = rng.choice((0, 0, 0, 0, 0, 1, 1, 2, 3))
             first_numbers = _nudge(rng, numbers)
-
-            created = _beijing(date.fromisoformat(add_months(period, 1) + "-01"), 9, 30)
-            row = dict(city_id=city.id, period=period, charging_points=charging,
-                       swap_stations=swap, notes=notes, version=1, created_at=created,
-                       updated_at=created)
-            subs = []  # (at, numbers, late) of each submission
-            if overdue:
-                missing_p, draft_p = (0.06, 0.04) if recent else (0.02, 0.01)
-                late_at = _beijing(due + timedelta(days=late_days), hour, minute)
-                on_time_at = _beijing(due - timedelta(days=9 - submit_day), hour, minute)
-                submitted = late_at if late else on_time_at
-                reviewed = submitted + timedelta(days=review_days)
-                if draw < missing_p or submitted > now:
-                    state = "missing"  # (a late return not yet sent in by `today`)
-                elif draw < missing_p + draft_p:
-                    state = "draft"
-                elif reviewed > now:
-                    state = "submitted"
-                elif review_draw < 0.08:
-                    # Sent back: still with the city in recent months, corrected before.
-                    state = "returned" if recent else "corrected"
-                else:
-                    state = "approved"
-            else:
-                # The month has ended but its return is not due yet: a mixed picture.
-                state = "missing" if draw < 0.2 else "draft" if draw < 0.45 else "submitted"
-                late = False
-                submitted = min(_beijing(due - timedelta(days=9 - submit_day), 10, 0), now)
-                reviewed = None
-            if state == "missing":
+            fate = _month_fate(d, due_date(programme, period), now,
+                               index >= len(periods) - 3, today)
+            if fate[0] == "missing":
                 tally["missing"] += 1
                 continue
-            if state == "draft":
-                row.update(status="draft", updated_at=created + timedelta(days=2))
-            else:
-                row.update(status="submitted", first_submitted_at=submitted,
-                           submitted_at=submitted, submitted_late=late, updated_at=submitted)
-                subs.append((submitted, numbers, late))
-            if state == "approved":
-                row.update(status="approved", reviewed_at=reviewed, approved_at=reviewed,
-                           updated_at=reviewed)
-            elif state == "returned":
-                numbers = first_numbers
-                subs = [(submitted, numbers, late)]
-                row.update(status="returned", reviewed_at=reviewed, updated_at=reviewed,
-                           review_comment=reason)
-            elif state == "corrected":
-                again = reviewed + timedelta(days=fix_days)
-                again_late = is_late(programme, period, again)
-                approved = again + timedelta(days=2)
-                subs = [(submitted, first_numbers, late), (again, numbers, again_late)]
-                row.update(status="approved", submitted_at=again, submitted_late=again_late,
-                           reviewed_at=approved, approved_at=approved, updated_at=approved)
+            created = _beijing(date.fromisoformat(add_months(period, 1) + "-01"), 9, 30)
+            row = dict(city_id=city.id, period=period, charging_points=charging,
+                       swap_stations=swap, notes=d.notes, version=1, created_at=created,
+                       updated_at=created)
+            made.append(_month_row(programme, row, fate, d, numbers, first_numbers))
             tally["returns"] += 1
             tally[row["status"]] += 1
             tally["late"] += bool(row.get("submitted_late"))
-            rows.append(row)
-            numbers_of.append(numbers)
-            submissions_of.append(subs)
-    ids = _insert_returns(session, rows)
+    _insert_all(session, made)
+    return tally
+
+
+def _insert_all(session: Session, made: list[tuple[dict, dict, list]]) -> None:
+    """The returns, then their lines and revisions, each in one multi-row INSERT."""
+    ids = _insert_returns(session, [row for row, _, _ in made])
     line_rows, revision_rows = [], []
-    for rid, row, numbers, subs in zip(ids, rows, numbers_of, submissions_of, strict=True):
+    for rid, (row, numbers, subs) in zip(ids, made, strict=True):
         for position, category in enumerate(CATEGORIES):
             line_rows.append(dict(return_id=rid, category=category.code, position=position,
                                   **numbers[category.code]))
@@ -293,7 +347,6 @@ def _generate(session: Session, programme: Programme, cities: list[City], period
         session.execute(insert(ReturnLine), line_rows)
     if revision_rows:
         session.execute(insert(ReturnRevision), revision_rows)
-    return tally
 
 
 def _insert_returns(session: Session, rows: list[dict]) -> list[int]:

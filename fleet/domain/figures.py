@@ -15,12 +15,11 @@ the sum of the rows shown.
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from hashlib import sha1
 
-from sqlalchemy import and_, case, func, select, true
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from ..models import AuditEvent, City, MonthlyReturn, Programme, ReturnLine
+from ..models import City, DataVersion, MonthlyReturn, Programme, ReturnLine
 from .periods import add_months, months_between, parse_period, period_of
 from .programme import due_date, get_programme, local_today
 from .reference import CATEGORIES, CATEGORY_CODES, CHARGING_POINTS_PER_NEV_AIM, POWERTRAIN_CODES
@@ -106,6 +105,11 @@ class Projection:
     months_left: int
     target: int | None
     on_track: bool | None  # value >= target; None without a target or a value
+
+    @property
+    def pct_of_target(self) -> float | None:
+        """The projected total as a share of the target (None without either)."""
+        return _ratio(self.value, self.target) if self.value is not None else None
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,10 @@ class Progress:
     def powertrain_totals(self) -> dict[str, int]:
         return {"bev": self.bev, "phev": self.phev, "fcev": self.fcev}
 
+    def powertrain_shares(self) -> dict[str, float | None]:
+        """Each powertrain's share of the cumulative NEVs (None when there are none)."""
+        return {code: _ratio(n, self.nev) for code, n in self.powertrain_totals().items()}
+
 
 @dataclass(frozen=True)
 class CityProgress:
@@ -252,6 +260,10 @@ class CityProgress:
     by_month: tuple[MonthFigures, ...]
     projection: Projection
     expected_by_now: int | None  # city target × share of the window elapsed
+
+    def pct_of_target_at(self, month: MonthFigures) -> float | None:
+        """The city's cumulative NEVs at the end of `month` as a share of its target."""
+        return _ratio(month.cumulative, self.city.target)
 
 
 @dataclass(frozen=True)
@@ -354,7 +366,7 @@ def _rows(session: Session, stmt):
     return session.connection().execute(stmt)
 
 
-def _scope(stmt, city_ids: Sequence[int] | None):
+def _only_cities(stmt, city_ids: Sequence[int] | None):
     """All active cities, or exactly the cities asked for."""
     if city_ids is None:
         return stmt.where(City.active.is_(True))
@@ -370,7 +382,7 @@ def _counted(basis: str, win: Window):
 def _cities(session: Session, city_ids: Sequence[int] | None) -> list:
     stmt = select(City.id, City.code, City.name_zh, City.name_en, City.province_zh,
                   City.batch, City.nev_target).order_by(City.code)
-    return _rows(session, _scope(stmt, city_ids)).all()
+    return _rows(session, _only_cities(stmt, city_ids)).all()
 
 
 def _lines_by_city(session: Session, basis: str, win: Window,
@@ -386,7 +398,7 @@ def _lines_by_city(session: Session, basis: str, win: Window,
             .where(_counted(basis, win))
             .group_by(MonthlyReturn.city_id, ReturnLine.category))
     out: dict[int, dict[str, tuple]] = {}
-    for city_id, category, *sums in _rows(session, _scope(stmt, city_ids)):
+    for city_id, category, *sums in _rows(session, _only_cities(stmt, city_ids)):
         out.setdefault(city_id, {})[category] = tuple(int(s or 0) for s in sums)
     return out
 
@@ -405,8 +417,7 @@ def _returns_by_city(session: Session, basis: str, win: Window,
                    func.sum(case((counted, MonthlyReturn.charging_points), else_=0)),
                    func.sum(case((counted, MonthlyReturn.swap_stations), else_=0)),
                    func.sum(case((received, 1), else_=0)),
-                   func.sum(case((and_(received, MonthlyReturn.submitted_late.is_(True)), 1),
-                                 else_=0)),
+                   func.sum(case((and_(due, MonthlyReturn.received_late), 1), else_=0)),
                    func.sum(case((and_(due, MonthlyReturn.status == "returned"), 1),
                                  else_=0)))
             .join(City, City.id == MonthlyReturn.city_id)
@@ -414,7 +425,7 @@ def _returns_by_city(session: Session, basis: str, win: Window,
                    MonthlyReturn.period <= win.through)
             .group_by(MonthlyReturn.city_id))
     return {row[0]: tuple(int(v or 0) for v in row[1:])
-            for row in _rows(session, _scope(stmt, city_ids))}
+            for row in _rows(session, _only_cities(stmt, city_ids))}
 
 
 def _by_month(session: Session, basis: str, win: Window,
@@ -433,10 +444,10 @@ def _by_month(session: Session, basis: str, win: Window,
              .where(_counted(basis, win))
              .group_by(MonthlyReturn.period))
     sums: dict[str, dict[str, tuple]] = {}
-    for period, category, *values in _rows(session, _scope(lines, city_ids)):
+    for period, category, *values in _rows(session, _only_cities(lines, city_ids)):
         sums.setdefault(period, {})[category] = tuple(int(v or 0) for v in values)
     infrastructure = {period: (int(cp or 0), int(sw or 0))
-                      for period, cp, sw in _rows(session, _scope(infra, city_ids))}
+                      for period, cp, sw in _rows(session, _only_cities(infra, city_ids))}
     months, cumulative = [], 0
     for period in win.periods:
         by_cat = sums.get(period, {})
@@ -582,12 +593,12 @@ def completeness_grid(session: Session, through: str | None = None, *,
     months = tuple(win.periods)
     dues = {p: due_date(programme, p) for p in months}
     stmt = (select(MonthlyReturn.city_id, MonthlyReturn.period, MonthlyReturn.status,
-                   MonthlyReturn.submitted_late, MonthlyReturn.id)
+                   MonthlyReturn.received_late, MonthlyReturn.id)
             .join(City, City.id == MonthlyReturn.city_id)
             .where(MonthlyReturn.period >= win.first_period,
                    MonthlyReturn.period <= win.through))
-    found = {(city_id, period): (status, late, rid)
-             for city_id, period, status, late, rid in _rows(session, _scope(stmt, city_ids))}
+    found = {(city_id, period): (status, late, rid) for city_id, period, status, late, rid
+             in _rows(session, _only_cities(stmt, city_ids))}
     due_set = set(win.due_months)
     rows = []
     column_counts = [[0] * 6 for _ in months]
@@ -596,9 +607,9 @@ def completeness_grid(session: Session, through: str | None = None, *,
         cells, states = [], dict.fromkeys(GRID_STATES, 0)
         received = late = returned = 0
         for i, period in enumerate(months):
-            status, submitted_late, rid = found.get((city_id, period), (None, False, None))
+            status, received_late, rid = found.get((city_id, period), (None, False, None))
             state = month_state(status, period, dues[period], win.today)
-            is_late = bool(submitted_late) and status in COUNTED
+            is_late = bool(received_late)
             cells.append(GridCell(period, state, is_late, rid, dues[period]))
             states[state] += 1
             column_states[i][state] += 1
@@ -634,7 +645,7 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
     basis = parse_basis(basis)
     win = window(get_programme(session), through, today)
     stmt = (select(City.code, City.name_zh, City.name_en, MonthlyReturn.period,
-                   MonthlyReturn.status, MonthlyReturn.submitted_late, ReturnLine.category,
+                   MonthlyReturn.status, MonthlyReturn.received_late, ReturnLine.category,
                    func.sum(ReturnLine.bev), func.sum(ReturnLine.phev),
                    func.sum(ReturnLine.fcev))
             .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)
@@ -645,7 +656,7 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
                       ReturnLine.category, ReturnLine.position)
             .order_by(MonthlyReturn.period, City.code, ReturnLine.position)
             .execution_options(yield_per=2000))
-    stmt = _scope(stmt, city_ids)
+    stmt = _only_cities(stmt, city_ids)
     for code, zh, en, period, status, late, category, *counts in _rows(session, stmt):
         for powertrain, count in zip(POWERTRAIN_CODES, counts, strict=True):
             yield FlatRow(code, zh, en, period, category, powertrain, int(count or 0),
@@ -655,31 +666,15 @@ def flat_rows(session: Session, basis: str = "reported", through: str | None = N
 # --- data version -------------------------------------------------------------------------------
 
 def data_version(session: Session) -> str:
-    """A short fingerprint of everything the figures depend on, in one cheap query.
+    """The version of everything the figures depend on: one primary-key read.
 
-    It moves when a return is added, deleted or changed (fleet.returns touches the return's
-    `updated_at` and `version` whenever its lines change), when a city's target, name or
-    active flag changes, or when the programme settings change. Figures and charts are
-    cached under it.
+    fleet.models moves the counter in the same transaction as every write of returns, lines,
+    revisions, cities and the programme (not of users or audit events), so a committed
+    change makes a new version at once; figures and charts are cached under it.
     """
-    r, c = MonthlyReturn, City
-    returns = select(func.count(r.id), func.max(r.id), func.sum(r.version),
-                     func.max(r.updated_at),
-                     func.sum(case((r.status == "approved", r.id), else_=0)),
-                     func.sum(r.charging_points + 3 * r.swap_stations)).subquery()
-    cities = select(func.count(c.id), func.sum(c.id * func.coalesce(c.nev_target, -1)),
-                    func.sum(case((c.active.is_(True), c.id), else_=0)),
-                    func.sum(func.length(c.name_zh) * c.id + func.length(c.name_en))
-                    ).subquery()
-    settings = select(func.max(Programme.updated_at), func.max(Programme.national_target),
-                      select(func.max(AuditEvent.id))
-                      .where(AuditEvent.target_type.in_(("city", "programme")))
-                      .scalar_subquery()).subquery()
-    # Three one-row aggregates side by side: one round trip.
-    parts = (select(*returns.c, *cities.c, *settings.c)
-             .select_from(returns).join(cities, true()).join(settings, true()))
-    values = _rows(session, parts).one()
-    return sha1(repr(tuple(values)).encode()).hexdigest()[:16]
+    row = session.execute(select(DataVersion.generation, DataVersion.counter)
+                          .where(DataVersion.id == 1)).one_or_none()
+    return "empty" if row is None else f"{row.generation}:{row.counter}"
 
 
 __all__ = [

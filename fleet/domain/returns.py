@@ -14,7 +14,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision, utcnow
+from ..models import (
+    RECEIVED_STATUSES,
+    City,
+    MonthlyReturn,
+    Programme,
+    ReturnLine,
+    ReturnRevision,
+    utcnow,
+)
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError, NotAllowed, StaleData
 from .periods import add_months, period_of
@@ -22,6 +30,7 @@ from .programme import due_date, get_programme, is_late, local_today, reporting_
 from .reference import CATEGORIES
 from .rules import (
     HISTORY_MONTHS,
+    MAX_REASON_LENGTH,
     NUMBER_FIELDS,
     NUMBER_KINDS,
     CheckResult,
@@ -35,7 +44,7 @@ from .rules import (
 from .text import clean_text
 
 EDITABLE = ("draft", "returned")
-COUNTED = ("submitted", "approved")
+COUNTED = RECEIVED_STATUSES
 
 
 class ValidationFailed(DomainError):
@@ -62,6 +71,16 @@ def can_edit(actor: Actor, city: City) -> bool:
 
 def can_review(actor: Actor) -> bool:
     return actor.role in ("ministry", "system")
+
+
+def require_editable(actor: Actor, city: City, ret: MonthlyReturn | None) -> None:
+    """The one rule for changing a return's numbers (form, upload, API): the city's own
+    bureau, and the return is not yet submitted (a draft, or sent back). Raises
+    NotAllowed or DomainError otherwise."""
+    _require(can_edit(actor, city))
+    if ret is not None and ret.status not in EDITABLE:
+        raise DomainError(_l("This return has been submitted and can no longer be edited; "
+                             "the ministry can send it back if it needs a correction."))
 
 
 def _require(allowed: bool) -> None:
@@ -177,13 +196,10 @@ def save_return(session: Session, actor: Actor, city: City, period: str, raw: di
     None skips the check, for machine submissions that mean "whatever is there").
     Returns the return and its warnings; raises ValidationFailed, StaleData, DomainError.
     """
-    _require(can_edit(actor, city))
     programme = get_programme(session)
     now = now or utcnow()
     ret = find_return(session, city, period)
-    if ret is not None and ret.status not in EDITABLE:
-        raise DomainError(_l("This return has been submitted and can no longer be edited; "
-                             "the ministry can send it back if it needs a correction."))
+    require_editable(actor, city, ret)
     _check_version(ret, expected_version)
     result = check(session, programme, city, period, raw, today)
     if not result.ok:
@@ -265,16 +281,15 @@ def approve_return(session: Session, actor: Actor, ret: MonthlyReturn,
                  {"status": "approved"}, detail=f"{ret.city.code} {ret.period}")
 
 
-MAX_REASON_LENGTH = 2000
-
-
 def _reason(reason: str) -> str:
-    """A reviewer's reason: visible text (not only spaces or a NUL), at most 2000 characters."""
+    """A reviewer's reason: visible text (not only spaces or a NUL), at most
+    MAX_REASON_LENGTH characters."""
     reason = clean_text(reason, "reason", max_length=None, multiline=True, required=True,
                         required_message=_l("Please give a reason, so the city knows what "
                                             "to correct."))
     if len(reason) > MAX_REASON_LENGTH:
-        raise DomainError(_l("The reason is limited to 2000 characters."), "reason")
+        raise DomainError(_l("The reason is limited to %(n)s characters.",
+                             n=f"{MAX_REASON_LENGTH:,}"), "reason")
     return reason
 
 
@@ -348,7 +363,7 @@ class MonthRow:
 
     @property
     def submitted_late(self) -> bool:
-        return bool(self.ret and self.ret.status in COUNTED and self.ret.submitted_late)
+        return self.ret is not None and self.ret.received_late
 
 
 def month_state(status: str | None, period: str, due: date, today: date) -> str:

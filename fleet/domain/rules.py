@@ -20,6 +20,8 @@ from .text import clean_text
 # No city deploys this many vehicles of one kind in one month: a bigger figure is a typo.
 MAX_MONTHLY_COUNT = 100_000
 MAX_NOTES_LENGTH = 2000
+# A reviewer's reason for sending back or reopening is bounded like the notes.
+MAX_REASON_LENGTH = 2000
 # A category is "far above usual" beyond this multiple of the recent monthly mean...
 SPIKE_FACTOR = 3.0
 # ...and by at least this many vehicles (small numbers jump about without meaning anything).
@@ -53,6 +55,11 @@ class LineValues:
     def nev(self) -> int:
         return self.bev + self.phev + self.fcev
 
+    @property
+    def nev_share(self) -> float | None:
+        """NEVs / all new vehicles of the category (None when there are none)."""
+        return self.nev / self.all_new if self.all_new else None
+
 
 @dataclass(frozen=True)
 class ReturnValues:
@@ -70,6 +77,15 @@ class ReturnValues:
     @property
     def all_new_total(self) -> int:
         return sum(line.all_new for line in self.lines.values())
+
+    @property
+    def nev_share(self) -> float | None:
+        """NEVs / all new vehicles over every category (None when there are none)."""
+        return self.nev_total / self.all_new_total if self.all_new_total else None
+
+    def powertrain_total(self, powertrain: str) -> int:
+        """NEVs of one powertrain ('bev', 'phev', 'fcev') over every category."""
+        return sum(getattr(line, powertrain) for line in self.lines.values())
 
     def as_fields(self) -> dict[str, object]:
         """Back to field names (for forms, templates and revisions)."""
@@ -243,7 +259,7 @@ def warnings_for(values: ReturnValues, history: Mapping[str, list[int]]) -> list
                     field_name(category.code, "bev"), warning=True))
     if values.nev_total == 0 and values.all_new_total == 0:
         found.append(Problem("no_vehicles", _l("No vehicles at all this month: please "
-                                               "confirm that this is right."), None, True))
+                                               "confirm that this is right."), None, warning=True))
     if values.nev_total > 0:
         ratio = values.charging_points / values.nev_total
         low, high = CHARGING_RATIO_BAND

@@ -91,7 +91,7 @@ def _name(ret: MonthlyReturn) -> dict:
 def approve(return_id: int):
     """Approve a submitted return (it is then locked)."""
     return _act(return_id, returns.approve_return,
-                lambda r: _("Approved: %(city)s, %(month)s.", **_name(r)), False)
+                lambda r: _("Approved: %(city)s, %(month)s.", **_name(r)), needs_reason=False)
 
 
 @bp.route("/returns/<int:return_id>/send-back", methods=["POST"])
@@ -99,7 +99,7 @@ def approve(return_id: int):
 def send_back(return_id: int):
     """Send a submitted return back to the city, with the reason."""
     return _act(return_id, returns.send_back,
-                lambda r: _("Sent back to %(city)s: %(month)s.", **_name(r)), True)
+                lambda r: _("Sent back to %(city)s: %(month)s.", **_name(r)), needs_reason=True)
 
 
 @bp.route("/returns/<int:return_id>/reopen", methods=["POST"])
@@ -107,4 +107,4 @@ def send_back(return_id: int):
 def reopen(return_id: int):
     """Reopen an approved return so the city can correct it, with the reason."""
     return _act(return_id, returns.reopen_return,
-                lambda r: _("Reopened for %(city)s: %(month)s.", **_name(r)), True)
+                lambda r: _("Reopened for %(city)s: %(month)s.", **_name(r)), needs_reason=True)

@@ -61,15 +61,33 @@ def build_filled_return(ret: MonthlyReturn, lang: str = "zh", *,
     wb = Workbook()
     ws = wb.active
     ws.title = layout.SHEET_TITLE[lang]
-    last = get_column_letter(layout.LAST_COLUMN)
+    _title(ws, lang)
+    _who_and_when(ws, ret, lang)
+    layout.write_return_grid(ws, lang, values_of(ret))
+    layout.set_column_widths(ws, lang)
+    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width, 22)
+    last_row = _comment_and_signature(ws, ret, lang)
+    printed = _when(printed_at or datetime.now(timezone.utc).replace(tzinfo=None))
+    ws.oddFooter.left.text = f"{_t('printed', lang)}: {printed}"
+    ws.oddFooter.right.text = _t("page", lang)
+    layout.print_setup(ws, f"1:{layout.HEADER_ROW}", last_row)
+    ws.sheet_view.showGridLines = False
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
 
+
+def _title(ws, lang: str) -> None:
     ws["A1"] = text("title", lang)
     ws["A1"].font = layout.TITLE_FONT
     ws["A1"].alignment = Alignment(horizontal="center", vertical="center")
-    ws.merge_cells(f"A1:{last}1")
+    ws.merge_cells(f"A1:{get_column_letter(layout.LAST_COLUMN)}1")
     ws.row_dimensions[1].height = 28
-    late = f" · {_t('late', lang)}" if ret.submitted_late and ret.status in (
-        "submitted", "approved") else ""
+
+
+def _who_and_when(ws, ret: MonthlyReturn, lang: str) -> None:
+    """Rows 2–4: city, month, status (and lateness); who submitted and approved, when."""
+    late = f" · {_t('late', lang)}" if ret.received_late else ""
     header = [
         (text("city", lang), f"{ret.city.name(lang)} ({ret.city.code})",
          text("month", lang), format_period(ret.period, lang),
@@ -85,18 +103,17 @@ def build_filled_return(ret: MonthlyReturn, lang: str = "zh", *,
                 continue
             cell = ws.cell(row, column)
             put_text(cell, value)
-            if column % 2:
+            if column % 2:  # a label
                 cell.font = layout.BOLD
                 cell.alignment = Alignment(horizontal="right")
             else:
                 cell.border = layout.BOX
         ws.merge_cells(f"F{row}:G{row}")
 
-    values = values_of(ret)
-    layout.write_return_grid(ws, lang, values)
-    layout.set_column_widths(ws, lang)
-    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width, 22)
 
+def _comment_and_signature(ws, ret: MonthlyReturn, lang: str) -> int:
+    """The ministry's comment (if any) and the signature line; returns the last row."""
+    last = get_column_letter(layout.LAST_COLUMN)
     row = layout.NOTES_LAST_ROW + 1
     if ret.review_comment:
         row += 1
@@ -108,12 +125,4 @@ def build_filled_return(ret: MonthlyReturn, lang: str = "zh", *,
     row += 2
     ws.cell(row, 1, _t("signature", lang))
     ws.merge_cells(f"A{row}:{last}{row}")
-
-    printed = _when(printed_at or datetime.now(timezone.utc).replace(tzinfo=None))
-    ws.oddFooter.left.text = f"{_t('printed', lang)}: {printed}"
-    ws.oddFooter.right.text = _t("page", lang)
-    layout.print_setup(ws, f"1:{layout.HEADER_ROW}", row)
-    ws.sheet_view.showGridLines = False
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return row

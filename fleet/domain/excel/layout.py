@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from ..reference import CATEGORIES, POWERTRAINS, label
-from ..rules import MAX_MONTHLY_COUNT, field_label, field_name
+from ..rules import MAX_MONTHLY_COUNT, MAX_NOTES_LENGTH, field_label, field_name
 from .safety import put_text
 
 # Bump when cells move; the upload refuses versions it does not know.
@@ -60,7 +60,8 @@ TEXT = {
     "dv_title": ("须为整数", "Whole number"),
     "dv_error": (f"请填写 0 到 {MAX_MONTHLY_COUNT:,} 之间的整数。",
                  f"Enter a whole number from 0 to {MAX_MONTHLY_COUNT:,}."),
-    "dv_notes": ("备注不超过 2000 字。", "Notes are limited to 2000 characters."),
+    "dv_notes": (f"备注不超过 {MAX_NOTES_LENGTH:,} 字。",
+                 f"Notes are limited to {MAX_NOTES_LENGTH:,} characters."),
 }
 
 STATUS_TEXT = {
@@ -160,10 +161,7 @@ def write_return_grid(ws, lang: str, values=None) -> None:
     values: a rules.ReturnValues to print (the filled return, totals as numbers), or None for
     the blank template (inputs left empty, totals as live SUM formulas).
     """
-    template = values is None
-    merge = f"A{HEADER_ROW - 1}:{get_column_letter(LAST_COLUMN)}{HEADER_ROW - 1}"
-    ws.cell(HEADER_ROW - 1, 1, text("section1", lang)).font = SECTION_FONT
-    ws.merge_cells(merge)
+    _section_heading(ws, HEADER_ROW - 1, text("section1", lang))
     headings = [text("sector", lang), *(label(p, lang) for p in POWERTRAINS),
                 text("nev_subtotal", lang), text("all_new", lang), text("share", lang)]
     columns = [1, KIND_COLUMN["bev"], KIND_COLUMN["phev"], KIND_COLUMN["fcev"], NEV_COLUMN,
@@ -172,59 +170,76 @@ def write_return_grid(ws, lang: str, values=None) -> None:
         _style(ws.cell(HEADER_ROW, column, heading), fill=HEADER_FILL, font=BOLD,
                align=WRAP_CENTER)
     ws.row_dimensions[HEADER_ROW].height = 48
-
     for offset, category in enumerate(CATEGORIES):
-        row = FIRST_LINE_ROW + offset
-        ws.row_dimensions[row].height = 20
-        _style(ws.cell(row, 1, label(category, lang)), fill=LOCKED_FILL, align=WRAP_LEFT)
-        line = values.lines[category.code] if not template else None
-        for kind, column in KIND_COLUMN.items():
-            cell = ws.cell(row, column, getattr(line, kind) if line else None)
-            _style(cell, fmt=COUNT_FORMAT)
-        b, d, f = (get_column_letter(KIND_COLUMN[k]) for k in ("bev", "fcev", "all_new"))
-        e = get_column_letter(NEV_COLUMN)
-        nev = ws.cell(row, NEV_COLUMN, f"=SUM({b}{row}:{d}{row})" if template else line.nev)
-        _style(nev, fill=LOCKED_FILL, font=BOLD, fmt=COUNT_FORMAT)
-        share = (f'=IF(N({f}{row})>0,{e}{row}/{f}{row},"")' if template
-                 else (line.nev / line.all_new if line.all_new else None))
-        _style(ws.cell(row, SHARE_COLUMN, share), fill=LOCKED_FILL, fmt=SHARE_FORMAT,
-               align=Alignment(horizontal="right"))
-
-    first, last, total = FIRST_LINE_ROW, TOTAL_ROW - 1, TOTAL_ROW
-    _style(ws.cell(total, 1, text("total", lang)), fill=TOTAL_FILL, font=BOLD)
-    for column in (*KIND_COLUMN.values(), NEV_COLUMN):
-        letter = get_column_letter(column)
-        if template:
-            content = f"=SUM({letter}{first}:{letter}{last})"
-        else:
-            kind = next((k for k, c in KIND_COLUMN.items() if c == column), None)
-            content = (sum(getattr(v, kind) for v in values.lines.values()) if kind
-                       else values.nev_total)
-        _style(ws.cell(total, column, content), fill=TOTAL_FILL, font=BOLD, fmt=COUNT_FORMAT)
-    e, f = get_column_letter(NEV_COLUMN), get_column_letter(KIND_COLUMN["all_new"])
-    share = (f'=IF(N({f}{total})>0,{e}{total}/{f}{total},"")' if template
-             else (values.nev_total / values.all_new_total if values.all_new_total else None))
-    _style(ws.cell(total, SHARE_COLUMN, share), fill=TOTAL_FILL, font=BOLD, fmt=SHARE_FORMAT,
-           align=Alignment(horizontal="right"))
-
-    ws.cell(TOTAL_ROW + 2, 1, text("section2", lang)).font = SECTION_FONT
-    ws.merge_cells(f"A{TOTAL_ROW + 2}:{get_column_letter(LAST_COLUMN)}{TOTAL_ROW + 2}")
-    ws.row_dimensions[total].height = 20
+        _category_row(ws, FIRST_LINE_ROW + offset, category, lang,
+                      None if values is None else values.lines[category.code])
+    _total_row(ws, lang, values)
+    _section_heading(ws, TOTAL_ROW + 2, text("section2", lang))
     for name, row in INFRA_ROW.items():
         ws.row_dimensions[row].height = 20
         _style(ws.cell(row, 1, field_label(name, lang)), fill=LOCKED_FILL, align=WRAP_LEFT)
-        _style(ws.cell(row, 2, None if template else getattr(values, name)), fmt=COUNT_FORMAT)
+        _style(ws.cell(row, 2, None if values is None else getattr(values, name)),
+               fmt=COUNT_FORMAT)
+    _section_heading(ws, NOTES_ROW - 1, text("section3", lang))
+    _notes_box(ws, None if values is None else values.notes)
 
-    ws.cell(NOTES_ROW - 1, 1, text("section3", lang)).font = SECTION_FONT
-    ws.merge_cells(f"A{NOTES_ROW - 1}:{get_column_letter(LAST_COLUMN)}{NOTES_ROW - 1}")
-    notes = ws.cell(NOTES_ROW, 1)
-    if not template and values.notes:
-        put_text(notes, values.notes)
+
+def _section_heading(ws, row: int, heading: str) -> None:
+    ws.cell(row, 1, heading).font = SECTION_FONT
+    ws.merge_cells(f"A{row}:{get_column_letter(LAST_COLUMN)}{row}")
+
+
+def _share_formula(row: int) -> str:
+    e, f = get_column_letter(NEV_COLUMN), get_column_letter(KIND_COLUMN["all_new"])
+    return f'=IF(N({f}{row})>0,{e}{row}/{f}{row},"")'
+
+
+def _category_row(ws, row: int, category, lang: str, line) -> None:
+    """One sector: inputs (or the line's numbers), its NEV subtotal and NEV share.
+    line: a rules.LineValues, or None for the blank template (formulas)."""
+    ws.row_dimensions[row].height = 20
+    _style(ws.cell(row, 1, label(category, lang)), fill=LOCKED_FILL, align=WRAP_LEFT)
+    for kind, column in KIND_COLUMN.items():
+        _style(ws.cell(row, column, getattr(line, kind) if line else None), fmt=COUNT_FORMAT)
+    b, d = (get_column_letter(KIND_COLUMN[k]) for k in ("bev", "fcev"))
+    nev = ws.cell(row, NEV_COLUMN, f"=SUM({b}{row}:{d}{row})" if line is None else line.nev)
+    _style(nev, fill=LOCKED_FILL, font=BOLD, fmt=COUNT_FORMAT)
+    share = _share_formula(row) if line is None else line.nev_share
+    _style(ws.cell(row, SHARE_COLUMN, share), fill=LOCKED_FILL, fmt=SHARE_FORMAT,
+           align=Alignment(horizontal="right"))
+
+
+def _total_row(ws, lang: str, values) -> None:
+    """Totals of every column: SUM formulas in the template, numbers in a filled return."""
+    first, last, total = FIRST_LINE_ROW, TOTAL_ROW - 1, TOTAL_ROW
+    ws.row_dimensions[total].height = 20
+    _style(ws.cell(total, 1, text("total", lang)), fill=TOTAL_FILL, font=BOLD)
+    for kind, column in (*KIND_COLUMN.items(), ("nev", NEV_COLUMN)):
+        letter = get_column_letter(column)
+        if values is None:
+            content = f"=SUM({letter}{first}:{letter}{last})"
+        elif kind == "nev":
+            content = values.nev_total
+        elif kind == "all_new":
+            content = values.all_new_total
+        else:
+            content = values.powertrain_total(kind)
+        _style(ws.cell(total, column, content), fill=TOTAL_FILL, font=BOLD, fmt=COUNT_FORMAT)
+    share = _share_formula(total) if values is None else values.nev_share
+    _style(ws.cell(total, SHARE_COLUMN, share), fill=TOTAL_FILL, font=BOLD, fmt=SHARE_FORMAT,
+           align=Alignment(horizontal="right"))
+
+
+def _notes_box(ws, notes: str | None) -> None:
+    """Section 3: a boxed, merged area; the notes as text, never as a formula."""
+    cell = ws.cell(NOTES_ROW, 1)
+    if notes:
+        put_text(cell, notes)
     for row in range(NOTES_ROW, NOTES_LAST_ROW + 1):
         for column in range(1, LAST_COLUMN + 1):
             ws.cell(row, column).border = BOX
     ws.merge_cells(f"A{NOTES_ROW}:{get_column_letter(LAST_COLUMN)}{NOTES_LAST_ROW}")
-    notes.alignment = TOP_LEFT
+    cell.alignment = TOP_LEFT
 
 
 def set_column_widths(ws, lang: str) -> None:

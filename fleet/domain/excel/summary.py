@@ -6,19 +6,14 @@ data sheet can hold hundreds of thousands of rows in bounded memory.
 """
 
 import io
-import re
-import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO
-from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -38,9 +33,10 @@ from ..figures import (
 from ..periods import format_period
 from ..programme import LOCAL_TZ
 from ..reference import CATEGORIES, CATEGORY_BY_CODE, POWERTRAINS, label
-from . import flat
+from . import flat, sheet_xml
 from .layout import display_width, fit_width
 from .safety import is_formula_like, put_text
+from .summary_text import SHEETS, text
 
 COUNT = "#,##0"
 SHARE = "0.0%"
@@ -52,86 +48,8 @@ BOLD = Font(bold=True)
 TITLE = Font(bold=True, size=14)
 WRAP = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
-SHEETS = {
-    "overview": ("概览", "Overview"),
-    "cities": ("按城市", "By city"),
-    "months": ("按月份", "By month"),
-    "categories": ("按领域和动力类型", "By sector and powertrain"),
-    "data": ("明细数据", "Data"),
-}
-
-TEXT = {
-    "title": ("公共领域车辆全面电动化先行区试点 新能源汽车推广进展汇总",
-              "Public-sector vehicle electrification pilot: NEV progress summary"),
-    "national": ("全国", "National"),
-    "basis_reported": ("口径：已报送（已提交和已通过的月报）",
-                       "Basis: reported (submitted and approved returns)"),
-    "basis_verified": ("口径：已核实（仅已通过的月报）", "Basis: verified (approved returns only)"),
-    "through": ("统计截至", "Through"),
-    "generated": ("生成时间", "Generated"),
-    "item": ("指标", "Figure"),
-    "value": ("数值", "Value"),
-    "note": ("说明", "Note"),
-    "target": ("目标（辆）", "Target (vehicles)"),
-    "no_target": ("未设定", "not set"),
-    "cumulative": ("累计新增新能源汽车（辆）", "Cumulative new NEVs"),
-    "pct_target": ("完成目标比例", "% of target"),
-    "this_month": ("当月新增", "Added in the month"),
-    "window_months": ("报送期月数", "Months in the reporting window"),
-    "elapsed_months": ("已过月数", "Months elapsed"),
-    "elapsed_share": ("报送期已过比例", "Share of the window elapsed"),
-    "expected": ("按时间进度应完成（辆）", "Expected by now on a straight line"),
-    "projection": ("预计期末累计（辆）", "Projected total at the window's end"),
-    "projection_note": ("按最近 %(n)s 个月平均每月 %(rate)s 辆，乘以剩余 %(left)s 个月，"
-                        "加上已累计数",
-                        "Cumulative so far + the average of the last %(n)s months "
-                        "(%(rate)s a month) × %(left)s months left"),
-    "on_track": ("预计能否完成目标", "On track for the target"),
-    "yes": ("是", "yes"),
-    "no": ("否", "no"),
-    "all_new": ("全部新增车辆（含非新能源）", "All new vehicles (NEV or not)"),
-    "nev_share": ("新能源占比", "NEV share"),
-    "charging": ("新增公共充电桩（个）", "Public charging points added"),
-    "charging_ratio": ("充电桩与新能源汽车之比", "Charging points per NEV"),
-    "charging_aim": ("试点目标 1 : 1", "The pilot aims at 1 : 1"),
-    "swap": ("新增换电站（座）", "Battery-swap stations added"),
-    "expected_returns": ("应报月报（已到期）", "Returns due"),
-    "received": ("已报月报", "Returns received"),
-    "on_time": ("按时报送", "On time"),
-    "late": ("迟报", "Late"),
-    "missing": ("缺报", "Missing"),
-    "returned": ("其中退回待改", "of which sent back"),
-    "completeness": ("报送完整率", "Completeness"),
-    "timeliness": ("按时报送率", "Timeliness"),
-    "city_targets": ("各城市目标合计（辆）", "Sum of the cities' targets"),
-    "without_target": ("未设目标的城市数", "Cities without a target"),
-    "code": ("城市代码", "City code"),
-    "city": ("城市", "City"),
-    "province": ("省份", "Province"),
-    "batch": ("批次", "Batch"),
-    "total": ("合计", "Total"),
-    "month": ("月份", "Month"),
-    "sector": ("领域", "Sector"),
-    "nev_total": ("新能源汽车合计", "NEVs"),
-    "cumulative_short": ("累计新增", "Cumulative"),
-    "path": ("按时间进度应完成", "Straight-line path to target"),
-    "aim": ("试点目标占比", "Pilot aim"),
-    "meets_aim": ("是否达到", "Meets the aim"),
-    "chart_progress": ("累计新增新能源汽车与时间进度",
-                       "Cumulative new NEVs and the path to target"),
-    "chart_monthly": ("每月新增新能源汽车（按领域）", "New NEVs per month, by sector"),
-    "vehicles": ("辆", "vehicles"),
-    "formula_note": ("合计与比例为公式，随数据重新计算", "Totals and ratios are formulas"),
-}
-
-
-def _t(key: str, lang: str) -> str:
-    zh, en = TEXT[key]
-    return zh if lang == "zh" else en
-
-
 @dataclass(frozen=True)
-class _Scope:
+class _SummaryFigures:
     """National progress or one city's, in the shape the sheets need."""
 
     title: str
@@ -150,17 +68,19 @@ class _Scope:
     cities_without_target: int | None = None
 
 
-def _scope(progress: Progress | CityProgress, lang: str) -> _Scope:
+def _summary_figures(progress: Progress | CityProgress, lang: str) -> _SummaryFigures:
     if isinstance(progress, CityProgress):
         city = progress.city
-        return _Scope(city.name(lang), progress.basis, progress.window, city.target, (city,),
-                      progress.by_month, city.by_category, progress.projection,
-                      progress.expected_by_now, city.completeness, city.this_month, False)
-    return _Scope(_t("national", lang), progress.basis, progress.window, progress.target,
-                  progress.cities, progress.by_month, progress.by_category,
-                  progress.projection, progress.expected_by_now, progress.completeness,
-                  progress.this_month, True, progress.city_targets_total,
-                  progress.cities_without_target)
+        return _SummaryFigures(
+            city.name(lang), progress.basis, progress.window, city.target, (city,),
+            progress.by_month, city.by_category, progress.projection,
+            progress.expected_by_now, city.completeness, city.this_month, national=False)
+    return _SummaryFigures(
+        text("national", lang), progress.basis, progress.window, progress.target,
+        progress.cities, progress.by_month, progress.by_category, progress.projection,
+        progress.expected_by_now, progress.completeness, progress.this_month, national=True,
+        city_targets_total=progress.city_targets_total,
+        cities_without_target=progress.cities_without_target)
 
 
 class _Writer:
@@ -217,39 +137,39 @@ def write_summary_workbook(progress: Progress | CityProgress, flat_rows: Iterabl
     are formulas that recalculate to the same values.
     """
     lang = "en" if lang.startswith("en") else "zh"
-    scope = _scope(progress, lang)
+    summary = _summary_figures(progress, lang)
     wb = Workbook(write_only=True)
     sheets = {key: wb.create_sheet(names[0] if lang == "zh" else names[1])
               for key, names in SHEETS.items()}
-    cities_total_row = _cities_sheet(sheets["cities"], scope, lang)
-    months_rows = _months_sheet(sheets["months"], scope, lang)
-    _categories_sheet(sheets["categories"], scope, lang)
-    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-    n = _data_sheet(sheets["data"], scope, flat_rows, lang, spool)
-    _overview_sheet(sheets["overview"], scope, lang, sheets, cities_total_row, months_rows,
+    cities_total_row = _cities_sheet(sheets["cities"], summary, lang)
+    months_rows = _months_sheet(sheets["months"], summary, lang)
+    _categories_sheet(sheets["categories"], summary, lang)
+    spool = tempfile.SpooledTemporaryFile(max_size=sheet_xml.SPOOL_IN_MEMORY)
+    n = _data_sheet(sheets["data"], summary, flat_rows, lang, spool)
+    _overview_sheet(sheets["overview"], summary, lang, sheets, cities_total_row, months_rows,
                     generated_at or datetime.now(timezone.utc).replace(tzinfo=None))
     wb.calculation.fullCalcOnLoad = True
     frame = io.BytesIO()
     wb.save(frame)
     with spool:
-        _splice_rows(frame.getvalue(), sheets["data"].path.lstrip("/"), spool, n,
+        sheet_xml.splice_rows(frame.getvalue(), sheets["data"].path.lstrip("/"), spool, n,
                      len(flat.COLUMNS), out)
 
 
-def _subtitle(scope: _Scope, lang: str) -> str:
-    basis = _t("basis_reported" if scope.basis == "reported" else "basis_verified", lang)
-    through = format_period(scope.window.through, lang)
-    return f"{scope.title} · {basis} · {_t('through', lang)} {through}"
+def _subtitle(summary: _SummaryFigures, lang: str) -> str:
+    basis = text("basis_reported" if summary.basis == "reported" else "basis_verified", lang)
+    through = format_period(summary.window.through, lang)
+    return f"{summary.title} · {basis} · {text('through', lang)} {through}"
 
 
-def _page(ws, scope: _Scope, lang: str, *, landscape: bool = True) -> None:
+def _page(ws, summary: _SummaryFigures, lang: str, *, landscape: bool = True) -> None:
     """Print set-up: A4, fit to width, the heading row on every page, what it is in the header."""
     ws.page_setup.paperSize = A4
     ws.page_setup.orientation = "landscape" if landscape else "portrait"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.oddHeader.center.text = _subtitle(scope, lang).replace("&", "&&")
+    ws.oddHeader.center.text = _subtitle(summary, lang).replace("&", "&&")
     ws.oddFooter.right.text = "&P / &N"
 
 
@@ -260,71 +180,79 @@ def _widths(ws, widths: list[float]) -> None:
 
 # --- by city ------------------------------------------------------------------------------------
 
-def _cities_sheet(ws, scope: _Scope, lang: str) -> int:
+# The by-city sheet's columns, in order: the one list that the headings, the formulas and the
+# overview's references (CITY_COLUMNS) are all derived from.
+CITY_SHEET_KEYS = ("code", "city", "province", "batch", "target",
+                   *(f"category:{c.code}" for c in CATEGORIES),
+                   "nev", "pct_target", "all_new", "nev_share", "this_month", "charging",
+                   "swap", "expected", "received", "late", "missing", "returned")
+CITY_COLUMNS = {key: get_column_letter(index)
+                for index, key in enumerate(CITY_SHEET_KEYS, start=1)}
+_CITY_HEADINGS = {"nev": "nev_total", "expected": "expected_returns"}
+_CITY_WIDTHS = {"code": 10, "batch": 7, "target": 11, "nev": 12, "pct_target": 10,
+                "all_new": 12, "nev_share": 10, "this_month": 10, "charging": 11, "swap": 10,
+                "expected": 9, "received": 9, "late": 8, "missing": 8, "returned": 9}
+
+
+def _city_heading(key: str, lang: str) -> str:
+    if key.startswith("category:"):
+        return label(CATEGORY_BY_CODE[key.split(":", 1)[1]], lang)
+    return text(_CITY_HEADINGS.get(key, key), lang)
+
+
+def _city_row(w: "_Writer", city: CityFigures, row: int, lang: str) -> list:
+    col = CITY_COLUMNS
+    first_cat, last_cat = col[f"category:{CATEGORIES[0].code}"], col[
+        f"category:{CATEGORIES[-1].code}"]
+    n, e, a = col["nev"], col["target"], col["all_new"]
+    c = city.completeness
+    return [
+        city.code, w.text(city.name(lang)), w.text(city.province_zh), city.batch,
+        w.cell(city.target, COUNT),
+        *(w.cell(cat.nev, COUNT) for cat in city.by_category),
+        w.cell(f"=SUM({first_cat}{row}:{last_cat}{row})", COUNT, font=BOLD),
+        w.cell(f'=IF(N({e}{row})>0,{n}{row}/{e}{row},"")', SHARE),
+        w.cell(city.all_new, COUNT),
+        w.cell(f'=IF(N({a}{row})>0,{n}{row}/{a}{row},"")', SHARE),
+        w.cell(city.this_month, COUNT), w.cell(city.charging_points, COUNT),
+        w.cell(city.swap_stations, COUNT),
+        c.expected, c.received, c.late, c.missing, c.returned]
+
+
+def _cities_total_row(w: "_Writer", first: int, last: int, lang: str) -> list:
+    """Sums of every numeric column; the two shares as ratios of the sums."""
+    col, total = CITY_COLUMNS, last + 1
+    n, e, a = col["nev"], col["target"], col["all_new"]
+    ratios = {"pct_target": f'=IF(N({e}{total})>0,{n}{total}/{e}{total},"")',
+              "nev_share": f'=IF(N({a}{total})>0,{n}{total}/{a}{total},"")'}
+    cells = [w.cell(text("total", lang), font=BOLD, fill=TOTAL_FILL), None, None, None]
+    for key in CITY_SHEET_KEYS[4:]:
+        letter = col[key]
+        formula = ratios.get(key, f"=SUM({letter}{first}:{letter}{last})")
+        fmt = SHARE if key in ratios else COUNT
+        cells.append(w.cell(formula, fmt, font=BOLD, fill=TOTAL_FILL))
+    return cells
+
+
+def _cities_sheet(ws, summary: _SummaryFigures, lang: str) -> int:
     """One row per city, a total row of formulas. Returns the total row's number."""
     w = _Writer(ws)
-    titles = [_t("code", lang), _t("city", lang), _t("province", lang), _t("batch", lang),
-              _t("target", lang), *(label(c, lang) for c in CATEGORIES), _t("nev_total", lang),
-              _t("pct_target", lang), _t("all_new", lang), _t("nev_share", lang),
-              _t("this_month", lang), _t("charging", lang), _t("swap", lang),
-              _t("expected_returns", lang), _t("received", lang), _t("late", lang),
-              _t("missing", lang), _t("returned", lang)]
-    names = [c.name(lang) for c in scope.cities]
-    _widths(ws, [10, fit_width(names + [_t("total", lang)], 10, 30),
-                 fit_width([c.province_zh for c in scope.cities], 8, 20), 7, 11,
-                 *[11] * len(CATEGORIES), 12, 10, 12, 10, 10, 11, 10, 9, 9, 8, 8, 9])
+    names = [c.name(lang) for c in summary.cities]
+    widths = {**_CITY_WIDTHS,
+              "city": fit_width(names + [text("total", lang)], 10, 30),
+              "province": fit_width([c.province_zh for c in summary.cities], 8, 20)}
+    _widths(ws, [widths.get(key, 11) for key in CITY_SHEET_KEYS])
     ws.freeze_panes = "C2"
-    _page(ws, scope, lang)
+    _page(ws, summary, lang)
     ws.print_title_rows = "1:1"
-    ws.append(w.header(titles))
+    ws.append(w.header([_city_heading(key, lang) for key in CITY_SHEET_KEYS]))
     first = 2
-    nev_col = 6 + len(CATEGORIES)  # after the categories
-    cat_first, cat_last = get_column_letter(6), get_column_letter(nev_col - 1)
-    n, e, p = get_column_letter(nev_col), "E", get_column_letter(nev_col + 2)
-    for row, city in enumerate(scope.cities, start=first):
-        c = city.completeness
-        ws.append([
-            city.code, w.text(city.name(lang)), w.text(city.province_zh), city.batch,
-            w.cell(city.target, COUNT),
-            *(w.cell(cat.nev, COUNT) for cat in city.by_category),
-            w.cell(f"=SUM({cat_first}{row}:{cat_last}{row})", COUNT, font=BOLD),
-            w.cell(f'=IF(N({e}{row})>0,{n}{row}/{e}{row},"")', SHARE),
-            w.cell(city.all_new, COUNT),
-            w.cell(f'=IF(N({p}{row})>0,{n}{row}/{p}{row},"")', SHARE),
-            w.cell(city.this_month, COUNT), w.cell(city.charging_points, COUNT),
-            w.cell(city.swap_stations, COUNT),
-            c.expected, c.received, c.late, c.missing, c.returned])
-    last = first + len(scope.cities) - 1
-    total = last + 1
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{last}"
-    cells = [w.cell(_t("total", lang), font=BOLD, fill=TOTAL_FILL), None, None, None]
-    for index in range(5, len(titles) + 1):
-        letter = get_column_letter(index)
-        if letter == get_column_letter(nev_col + 1):
-            formula = f'=IF(N({e}{total})>0,{n}{total}/{e}{total},"")'
-            fmt = SHARE
-        elif letter == get_column_letter(nev_col + 3):
-            formula = f'=IF(N({p}{total})>0,{n}{total}/{p}{total},"")'
-            fmt = SHARE
-        else:
-            formula, fmt = f"=SUM({letter}{first}:{letter}{last})", COUNT
-        cells.append(w.cell(formula, fmt, font=BOLD, fill=TOTAL_FILL))
-    ws.append(cells)
-    return total
-
-
-CITY_COLUMNS = {  # column letters of the by-city sheet that the overview refers to
-    "target": "E", "nev": get_column_letter(6 + len(CATEGORIES)),
-    "all_new": get_column_letter(8 + len(CATEGORIES)),
-    "this_month": get_column_letter(10 + len(CATEGORIES)),
-    "charging": get_column_letter(11 + len(CATEGORIES)),
-    "swap": get_column_letter(12 + len(CATEGORIES)),
-    "expected": get_column_letter(13 + len(CATEGORIES)),
-    "received": get_column_letter(14 + len(CATEGORIES)),
-    "late": get_column_letter(15 + len(CATEGORIES)),
-    "missing": get_column_letter(16 + len(CATEGORIES)),
-    "returned": get_column_letter(17 + len(CATEGORIES)),
-}
+    for row, city in enumerate(summary.cities, start=first):
+        ws.append(_city_row(w, city, row, lang))
+    last = first + len(summary.cities) - 1
+    ws.auto_filter.ref = f"A1:{CITY_COLUMNS[CITY_SHEET_KEYS[-1]]}{last}"
+    ws.append(_cities_total_row(w, first, last, lang))
+    return last + 1
 
 
 # --- by month -----------------------------------------------------------------------------------
@@ -333,28 +261,27 @@ MONTH_COLUMNS = {"nev": "E", "cumulative": "G", "path": "H"}
 MONTH_CATEGORY_FIRST = 9  # column I
 
 
-def _months_sheet(ws, scope: _Scope, lang: str) -> tuple[int, int]:
+def _months_sheet(ws, summary: _SummaryFigures, lang: str) -> tuple[int, int]:
     """Each month: NEVs by powertrain, total, cumulative, path, by sector; infrastructure.
 
     Returns the first and last data rows (the charts and the overview refer to them).
     """
     w = _Writer(ws)
-    titles = [_t("month", lang), *(label(p, lang) for p in POWERTRAINS), _t("nev_total", lang),
-              _t("all_new", lang), _t("cumulative_short", lang), _t("path", lang),
-              *(label(c, lang) for c in CATEGORIES), _t("charging", lang), _t("swap", lang)]
+    titles = [text("month", lang), *(label(p, lang) for p in POWERTRAINS), text("nev_total", lang),
+              text("all_new", lang), text("cumulative_short", lang), text("path", lang),
+              *(label(c, lang) for c in CATEGORIES), text("charging", lang), text("swap", lang)]
     _widths(ws, [10, *[12] * 3, 12, 13, 12, 13, *[11] * len(CATEGORIES), 12, 11])
     ws.freeze_panes = "B2"
-    _page(ws, scope, lang)
+    _page(ws, summary, lang)
     ws.print_title_rows = "1:1"
     ws.append(w.header(titles))
     first = 2
-    months = scope.by_month
-    window_months = scope.window.window_months
+    months = summary.by_month
     for index, month in enumerate(months, start=1):
         row = first + index - 1
         cumulative = f"=E{row}" if index == 1 else f"=G{row - 1}+E{row}"
-        path = (round(scope.target * index / window_months)
-                if scope.target and window_months else None)
+        # The straight path of the dashboard and the charts (fleet.domain.figures).
+        path = summary.window.expected_by(summary.target, index) if summary.target else None
         ws.append([
             month.period, w.cell(month.bev, COUNT), w.cell(month.phev, COUNT),
             w.cell(month.fcev, COUNT), w.cell(f"=SUM(B{row}:D{row})", COUNT, font=BOLD),
@@ -363,7 +290,7 @@ def _months_sheet(ws, scope: _Scope, lang: str) -> tuple[int, int]:
             w.cell(month.charging_points, COUNT), w.cell(month.swap_stations, COUNT)])
     last = first + len(months) - 1
     ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{max(last, first)}"
-    cells = [w.cell(_t("total", lang), font=BOLD, fill=TOTAL_FILL)]
+    cells = [w.cell(text("total", lang), font=BOLD, fill=TOTAL_FILL)]
     for index in range(2, len(titles) + 1):
         letter = get_column_letter(index)
         formula = (None if letter in ("G", "H") else f"=SUM({letter}{first}:{letter}{last})")
@@ -374,19 +301,19 @@ def _months_sheet(ws, scope: _Scope, lang: str) -> tuple[int, int]:
 
 # --- by category and powertrain -----------------------------------------------------------------
 
-def _categories_sheet(ws, scope: _Scope, lang: str) -> None:
+def _categories_sheet(ws, summary: _SummaryFigures, lang: str) -> None:
     w = _Writer(ws)
-    titles = [_t("sector", lang), *(label(p, lang) for p in POWERTRAINS), _t("nev_total", lang),
-              _t("all_new", lang), _t("nev_share", lang), _t("aim", lang),
-              _t("meets_aim", lang), _t("this_month", lang)]
+    titles = [text("sector", lang), *(label(p, lang) for p in POWERTRAINS), text("nev_total", lang),
+              text("all_new", lang), text("nev_share", lang), text("aim", lang),
+              text("meets_aim", lang), text("this_month", lang)]
     _widths(ws, [fit_width([label(c, lang) for c in CATEGORIES], 12, 36),
                  *[13] * 5, 11, 11, 10, 12])
     ws.freeze_panes = "B2"
-    _page(ws, scope, lang, landscape=False)
+    _page(ws, summary, lang, landscape=False)
     ws.append(w.header(titles))
-    yes, no = _t("yes", lang), _t("no", lang)
+    yes, no = text("yes", lang), text("no", lang)
     first = 2
-    for row, cat in enumerate(scope.by_category, start=first):
+    for row, cat in enumerate(summary.by_category, start=first):
         ws.append([
             label(CATEGORY_BY_CODE[cat.category], lang), w.cell(cat.bev, COUNT),
             w.cell(cat.phev, COUNT), w.cell(cat.fcev, COUNT),
@@ -395,10 +322,10 @@ def _categories_sheet(ws, scope: _Scope, lang: str) -> None:
             w.cell(cat.share_aim, SHARE),
             w.cell(f'=IF(OR(H{row}="",G{row}=""),"",IF(G{row}>=H{row},"{yes}","{no}"))'),
             w.cell(cat.this_month, COUNT)])
-    last = first + len(scope.by_category) - 1
+    last = first + len(summary.by_category) - 1
     total = last + 1
     ws.auto_filter.ref = f"A1:J{last}"
-    ws.append([w.cell(_t("total", lang), font=BOLD, fill=TOTAL_FILL),
+    ws.append([w.cell(text("total", lang), font=BOLD, fill=TOTAL_FILL),
                *(w.cell(f"=SUM({x}{first}:{x}{last})", COUNT, font=BOLD, fill=TOTAL_FILL)
                  for x in "BCDEF"),
                w.cell(f'=IF(N(F{total})>0,E{total}/F{total},"")', SHARE, font=BOLD,
@@ -408,18 +335,11 @@ def _categories_sheet(ws, scope: _Scope, lang: str) -> None:
 
 # --- flat data ----------------------------------------------------------------------------------
 
-# openpyxl's own XML writer (without lxml) spends ~10 µs a cell, too slow for hundreds of
-# thousands of rows; the data rows are therefore written here as plain sheetData XML into a
-# spool file, and spliced into the sheet that openpyxl wrote (columns, frozen header, filter,
-# print set-up, the heading row). Same cells, same styles, bounded memory.
-SPOOL_IN_MEMORY = 8 * 1024 * 1024
-
-
-def _data_sheet(ws, scope: _Scope, rows: Iterable[FlatRow], lang: str, spool) -> int:
+def _data_sheet(ws, summary: _SummaryFigures, rows: Iterable[FlatRow], lang: str, spool) -> int:
     """One row per city, month, sector and powertrain, for pivot tables. The heading row goes
     through openpyxl; the data rows are written as XML into `spool`. Returns their number."""
     w = _Writer(ws)
-    names = [c.name(lang) for c in scope.cities]
+    names = [c.name(lang) for c in summary.cities]
     headings = flat.headings(lang)
     widths = [max(display_width(h) + 2, 8) for h in headings]
     widths[1] = max(widths[1], fit_width(names, 8, 30))
@@ -427,159 +347,105 @@ def _data_sheet(ws, scope: _Scope, rows: Iterable[FlatRow], lang: str, spool) ->
     widths[6] = max(widths[6], fit_width([label(p, lang) for p in POWERTRAINS], 8, 40))
     _widths(ws, widths)
     ws.freeze_panes = "A2"
-    _page(ws, scope, lang)
+    _page(ws, summary, lang)
     ws.print_title_rows = "1:1"
     ws.append(w.header(headings))
     count_style = WriteOnlyCell(ws, 0)
     count_style.number_format = COUNT
     quoted = WriteOnlyCell(ws, "")
     quoted.quotePrefix = True
-    n = _write_rows_xml(spool, rows, lang, count_style.style_id, quoted.style_id)
+    n = sheet_xml.write_rows_xml(spool, rows, lang, count_style.style_id, quoted.style_id)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headings))}{n + 1}"
     return n
 
 
-def _write_rows_xml(spool, rows: Iterable[FlatRow], lang: str, count_style: int,
-                    quoted_style: int) -> int:
-    letters = [get_column_letter(i) for i in range(1, len(flat.COLUMNS) + 1)]
-    texts: dict[str, str] = {}
-
-    def text(value: str) -> str:
-        cell = texts.get(value)
-        if cell is None:
-            clean = ILLEGAL_CHARACTERS_RE.sub("", value)
-            style = f' s="{quoted_style}"' if is_formula_like(clean) else ""
-            space = ' xml:space="preserve"' if clean != clean.strip() else ""
-            cell = texts[value] = (f'{style} t="inlineStr"><is><t{space}>{escape(clean)}'
-                                   f"</t></is></c>")
-        return cell
-
-    n = 0
-    write = spool.write
-    for n, row in enumerate(rows, start=1):
-        r = n + 1
-        parts = [f'<row r="{r}">']
-        for letter, value in zip(letters, flat.row_values(row, lang), strict=True):
-            if isinstance(value, str):
-                parts.append(f'<c r="{letter}{r}"{text(value)}')
-            else:
-                parts.append(f'<c r="{letter}{r}" s="{count_style}"><v>{int(value)}</v></c>')
-        parts.append("</row>")
-        write("".join(parts).encode())
-    return n
-
-
-def _splice_rows(workbook: bytes, sheet_path: str, spool, n: int, columns: int,
-                 out: BinaryIO) -> None:
-    """Copy the workbook into `out`, with the spooled rows inside the data sheet."""
-    with zipfile.ZipFile(io.BytesIO(workbook)) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info)
-            if info.filename != sheet_path:
-                target.writestr(info, data)
-                continue
-            head, tail = data.decode().split("</sheetData>", 1)
-            head = re.sub(r'<dimension ref="[^"]*"', f'<dimension ref="A1:'
-                          f'{get_column_letter(columns)}{n + 1}"', head, count=1)
-            rows_part = zipfile.ZipInfo(info.filename, info.date_time)
-            rows_part.compress_type = zipfile.ZIP_DEFLATED
-            with target.open(rows_part, "w", force_zip64=True) as part:
-                part.write(head.encode())
-                spool.seek(0)
-                shutil.copyfileobj(spool, part, 1024 * 1024)
-                part.write(("</sheetData>" + tail).encode())
-
-
 # --- overview -----------------------------------------------------------------------------------
 
-def _overview_sheet(ws, scope: _Scope, lang: str, sheets: dict, total_row: int,
-                    month_rows: tuple[int, int], generated_at: datetime) -> None:
-    """The headline: cumulative vs target, % of target, window elapsed, projection,
-    completeness; and the two charts."""
-    w = _Writer(ws)
-    _page(ws, scope, lang)
-    cities = f"'{sheets['cities'].title}'!"
-
-    def city_total(key: str) -> str:
-        return f"{cities}{CITY_COLUMNS[key]}{total_row}"
-
-    rows: dict[str, int] = {}
-    projection = scope.projection
-    window = scope.window
-    yes, no = _t("yes", lang), _t("no", lang)
+def _overview_items(w: "_Writer", summary: _SummaryFigures, lang: str, city_total) -> list:
+    """(text key, value, note) of each line of the overview; None values are formulas."""
+    projection, window = summary.projection, summary.window
+    yes, no = text("yes", lang), text("no", lang)
+    projection_note = (text("projection_note", lang)
+                       .replace("%(n)s", str(projection.months_used))
+                       .replace("%(rate)s", f"{projection.run_rate:,.0f}")
+                       .replace("%(left)s", str(projection.months_left)))
     items = [
-        ("target", w.cell(scope.target, COUNT) if scope.target else _t("no_target", lang),
-         None),
+        ("target", w.cell(summary.target, COUNT) if summary.target
+         else text("no_target", lang), None),
         ("cumulative", w.cell(f"={city_total('nev')}", COUNT, font=BOLD), None),
-        ("pct_target", None, None),  # formula filled in below, once rows are known
+        ("pct_target", None, None),
         ("this_month", w.cell(f"={city_total('this_month')}", COUNT),
          format_period(window.through, lang)),
         ("window_months", window.window_months,
          f"{window.first_period} – {window.last_period}"),
         ("elapsed_months", window.elapsed_months, None),
         ("elapsed_share", None, None),
-        ("expected", w.cell(scope.expected_by_now, COUNT), None),
-        ("projection", w.cell(projection.value, COUNT),
-         _t("projection_note", lang).replace("%(n)s", str(projection.months_used))
-         .replace("%(rate)s", f"{projection.run_rate:,.0f}")
-         .replace("%(left)s", str(projection.months_left))),
+        ("expected", w.cell(summary.expected_by_now, COUNT), None),
+        ("projection", w.cell(projection.value, COUNT), projection_note),
         ("on_track", (yes if projection.on_track else no)
          if projection.on_track is not None else "—", None),
         ("all_new", w.cell(f"={city_total('all_new')}", COUNT), None),
         ("nev_share", None, None),
         ("charging", w.cell(f"={city_total('charging')}", COUNT), None),
-        ("charging_ratio", None, _t("charging_aim", lang)),
+        ("charging_ratio", None, text("charging_aim", lang)),
         ("swap", w.cell(f"={city_total('swap')}", COUNT), None),
-        ("expected_returns", w.cell(f"={city_total('expected')}", COUNT), None),
-        ("received", w.cell(f"={city_total('received')}", COUNT), None),
-        ("late", w.cell(f"={city_total('late')}", COUNT), None),
-        ("missing", w.cell(f"={city_total('missing')}", COUNT), None),
-        ("returned", w.cell(f"={city_total('returned')}", COUNT), None),
+        *((key, w.cell(f"={city_total(column)}", COUNT), None) for key, column in (
+            ("expected_returns", "expected"), ("received", "received"), ("late", "late"),
+            ("missing", "missing"), ("returned", "returned"))),
         ("completeness", None, None),
         ("timeliness", None, None),
     ]
-    if scope.national:
-        items += [("city_targets", w.cell(scope.city_targets_total, COUNT), None),
-                  ("without_target", scope.cities_without_target, None)]
-    first = 6  # after the title, subtitle, generated, a blank row and the heading row
-    for offset, (key, *_) in enumerate(items):
-        rows[key] = first + offset
+    if summary.national:
+        items += [("city_targets", w.cell(summary.city_targets_total, COUNT), None),
+                  ("without_target", summary.cities_without_target, None)]
+    return items
 
-    def ref(key: str) -> str:
-        return f"B{rows[key]}"
 
-    formulas = {
-        "pct_target": w.cell(f'=IF(N({ref("target")})>0,{ref("cumulative")}/{ref("target")},"")',
-                             SHARE, font=BOLD),
+def _overview_formulas(w: "_Writer", ref) -> dict:
+    """The overview's ratios, as formulas over its own cells (ref(key) -> 'B7')."""
+
+    def share(numerator: str, denominator: str, fmt: str = SHARE, **style):
+        return w.cell(f'=IF(N({ref(denominator)})>0,{numerator}/{ref(denominator)},"")', fmt,
+                      **style)
+
+    return {
+        "pct_target": share(ref("cumulative"), "target", font=BOLD),
         "elapsed_share": w.cell(f"={ref('elapsed_months')}/{ref('window_months')}", SHARE),
-        "nev_share": w.cell(f'=IF(N({ref("all_new")})>0,{ref("cumulative")}/{ref("all_new")},"")',
-                            SHARE),
-        "charging_ratio": w.cell(
-            f'=IF(N({ref("cumulative")})>0,{ref("charging")}/{ref("cumulative")},"")', RATIO),
-        "completeness": w.cell(
-            f'=IF(N({ref("expected_returns")})>0,{ref("received")}/{ref("expected_returns")},"")',
-            SHARE),
-        "timeliness": w.cell(
-            f'=IF(N({ref("expected_returns")})>0,({ref("received")}-{ref("late")})'
-            f'/{ref("expected_returns")},"")', SHARE),
+        "nev_share": share(ref("cumulative"), "all_new"),
+        "charging_ratio": share(ref("charging"), "cumulative", RATIO),
+        "completeness": share(ref("received"), "expected_returns"),
+        "timeliness": share(f"({ref('received')}-{ref('late')})", "expected_returns"),
     }
-    _widths(ws, [fit_width([_t(key, lang) for key, *_ in items], 16, 40), 16, 60])
-    ws.append([w.cell(_t("title", lang), font=TITLE)])
-    ws.append([w.text(_subtitle(scope, lang))])
+
+
+def _overview_sheet(ws, summary: _SummaryFigures, lang: str, sheets: dict, total_row: int,
+                    month_rows: tuple[int, int], generated_at: datetime) -> None:
+    """The headline: cumulative vs target, % of target, window elapsed, projection,
+    completeness; and the two charts."""
+    w = _Writer(ws)
+    _page(ws, summary, lang)
+    cities = f"'{sheets['cities'].title}'!"
+    items = _overview_items(
+        w, summary, lang, lambda key: f"{cities}{CITY_COLUMNS[key]}{total_row}")
+    first = 6  # after the title, subtitle, generated, a blank row and the heading row
+    rows = {key: first + offset for offset, (key, *_) in enumerate(items)}
+    formulas = _overview_formulas(w, lambda key: f"B{rows[key]}")
+    _widths(ws, [fit_width([text(key, lang) for key, *_ in items], 16, 40), 16, 60])
+    ws.append([w.cell(text("title", lang), font=TITLE)])
+    ws.append([w.text(_subtitle(summary, lang))])
     local = generated_at.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ)
-    ws.append([_t("generated", lang), local.strftime("%Y-%m-%d %H:%M"),
-               _t("formula_note", lang)])
+    ws.append([text("generated", lang), local.strftime("%Y-%m-%d %H:%M"),
+               text("formula_note", lang)])
     ws.append([])
-    ws.append(w.header([_t("item", lang), _t("value", lang), _t("note", lang)]))
+    ws.append(w.header([text("item", lang), text("value", lang), text("note", lang)]))
     for key, value, note in items:
-        ws.append([_t(key, lang), formulas.get(key, value), note])
+        ws.append([text(key, lang), formulas.get(key, value), note])
     charts_row = first + len(items) + 2
     ws.row_breaks.append(Break(id=charts_row - 1))  # the charts print on a page of their own
-    _charts(ws, scope, lang, sheets["months"], month_rows, charts_row + 1)
+    _charts(ws, summary, lang, sheets["months"], month_rows, charts_row + 1)
 
 
-def _charts(ws, scope: _Scope, lang: str, months_ws, month_rows: tuple[int, int],
+def _charts(ws, summary: _SummaryFigures, lang: str, months_ws, month_rows: tuple[int, int],
             anchor_row: int) -> None:
     """Native charts over the by-month sheet: cumulative vs path, and monthly by sector."""
     first, last = month_rows
@@ -588,8 +454,8 @@ def _charts(ws, scope: _Scope, lang: str, months_ws, month_rows: tuple[int, int]
     periods = Reference(months_ws, min_col=1, min_row=first, max_row=last)
 
     progress = LineChart()
-    progress.title = _t("chart_progress", lang)
-    progress.y_axis.title = _t("vehicles", lang)
+    progress.title = text("chart_progress", lang)
+    progress.y_axis.title = text("vehicles", lang)
     progress.y_axis.number_format = COUNT
     progress.height, progress.width = 7, 22
     for column in (7, 8):  # cumulative, straight-line path
@@ -603,8 +469,8 @@ def _charts(ws, scope: _Scope, lang: str, months_ws, month_rows: tuple[int, int]
     monthly.type = "col"
     monthly.grouping = "stacked"
     monthly.overlap = 100
-    monthly.title = _t("chart_monthly", lang)
-    monthly.y_axis.title = _t("vehicles", lang)
+    monthly.title = text("chart_monthly", lang)
+    monthly.y_axis.title = text("vehicles", lang)
     monthly.y_axis.number_format = COUNT
     monthly.height, monthly.width = 7, 22
     monthly.add_data(Reference(months_ws, min_col=MONTH_CATEGORY_FIRST, min_row=first - 1,

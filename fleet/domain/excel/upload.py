@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ...models import City, MonthlyReturn
 from .. import returns
 from ..audit import Actor, record_event
-from ..errors import DomainError, NotAllowed
+from ..errors import DomainError
 from ..programme import get_programme
 from ..rules import NUMBER_FIELDS, Problem, parse_count
 from . import layout
@@ -271,14 +271,6 @@ def at_cells(problems: list[Problem], cells: Mapping[str, str]) -> list[CellProb
                         p.warning) for p in problems]
 
 
-def _editable(actor: Actor, city: City, ret: MonthlyReturn | None) -> None:
-    if not returns.can_edit(actor, city):
-        raise NotAllowed(_l("Your account is not allowed to do this."))
-    if ret is not None and ret.status not in returns.EDITABLE:
-        raise DomainError(_l("This return has been submitted and can no longer be edited; "
-                             "the ministry can send it back if it needs a correction."))
-
-
 def _as_read(name: str, value):
     """A value of a file with errors, as the table shows it: numbers where they are numbers."""
     if name == "notes":
@@ -298,7 +290,7 @@ def preview_upload(session: Session, actor: Actor, city: City, period: str, data
     Raises UnsafeFile, NotOurTemplate, NotAllowed, or DomainError (return not editable).
     """
     ret = returns.find_return(session, city, period)
-    _editable(actor, city, ret)
+    returns.require_editable(actor, city, ret)
     parsed = read_return_upload(data, city, period, filename)
     result = returns.check(session, get_programme(session), city, period, parsed.raw, today)
     unreadable = {p.field for p in parsed.errors}

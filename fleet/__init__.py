@@ -49,6 +49,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     configure(app, test_config)
+    # Uploads are parsed by openpyxl; refuse to run where it would not use defusedxml.
+    from .domain.excel.safety import assert_safe_parser
+
+    assert_safe_parser()
     register_extensions(app)
     register_blueprints(app)
     register_request_hooks(app)
@@ -159,7 +163,7 @@ def select_locale() -> str:
 
 def register_blueprints(app: Flask) -> None:
     """One blueprint per audience; none imports another."""
-    from . import cache
+    from . import cache, web
     from .admin import bp as admin_bp
     from .api import bp as api_bp
     from .audit import bp as audit_bp
@@ -171,6 +175,8 @@ def register_blueprints(app: Flask) -> None:
     from .review import bp as review_bp
 
     cache.init_app(app)
+    # Before any rule is added: every <int:...> is a bounded database id.
+    app.url_map.converters["int"] = web.DatabaseId
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
@@ -184,6 +190,9 @@ def register_blueprints(app: Flask) -> None:
 
 def register_request_hooks(app: Flask) -> None:
     from . import web
+
+    # First of all hooks: nothing, not even the session's user, is looked up for such input.
+    app.before_request(web.refuse_illegal_input)
 
     @app.before_request
     def expire_session():

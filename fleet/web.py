@@ -2,6 +2,7 @@
 parameters (basis, through, city scope), the cities a user may see, files as attachments,
 and formatting for templates."""
 
+import ipaddress
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import wraps
@@ -9,11 +10,13 @@ from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
-from flask import Response, abort, current_app, g, json, request, session
+from flask import Response, abort, current_app, g, json, render_template, request, session
 from flask_babel import get_locale, to_user_timezone
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.routing import IntegerConverter
 
 from .domain import figures
 from .domain.accounts import PasswordPolicy
@@ -22,6 +25,7 @@ from .domain.cities import city_by_code
 from .domain.periods import format_period, parse_period
 from .domain.programme import get_programme
 from .domain.returns import can_view
+from .domain.text import has_illegal_characters
 from .extensions import db
 from .models import City, User
 
@@ -30,14 +34,78 @@ MINISTRY_SIDE = ("ministry", "viewer", "admin")
 BAD_FIGURE_PARAMETERS = "basis is reported or verified; through is YYYY-MM"
 
 
+# --- input that no view should ever see --------------------------------------------------------
+
+class DatabaseId(IntegerConverter):
+    """<int:...> in every route: ASCII digits (\\d takes other scripts' digits too) and a value
+    that fits the database's 32-bit id columns; anything else is 404, never an overflow."""
+
+    regex = r"[0-9]{1,18}"
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = 1,
+                 max: int | None = 2**31 - 1, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+def _illegal_input() -> bool:
+    """NUL or another control character in the path, a query or form name or value, or a
+    file name (fleet.domain.text.ILLEGAL_CHARACTERS)."""
+    if has_illegal_characters(request.path):
+        return True
+    for multi in (request.args, request.form):
+        for key, value in multi.items(multi=True):
+            if has_illegal_characters(key) or has_illegal_characters(value):
+                return True
+    return any(has_illegal_characters(key) or has_illegal_characters(f.filename or "")
+               for key, f in request.files.items(multi=True))
+
+
+def refuse_illegal_input():
+    """before_request: refuse, with 400 and a message, any request carrying a character no
+    field accepts, before a view, the database (PostgreSQL cannot store NUL) or a workbook
+    (XML cannot hold control characters) sees it. Nothing is read or changed."""
+    if request.endpoint in ("static", "bootstrap.static") or not _illegal_input():
+        return None
+    message = _("The request contains control characters (such as NUL), which are not "
+                "accepted. Please remove them and try again.")
+    if request.path.startswith("/api/"):
+        return {"error": message}, 400
+    return render_template("errors/400.html", message=message), 400
+
+
+PAGE_LIMIT = 100_000
+
+
+def page_number() -> int:
+    """?page=N for a paged list: 1 for anything that is not a page number, at most
+    PAGE_LIMIT (an offset far beyond the table is no error, and never an overflow)."""
+    page = request.args.get("page", 1, type=int)
+    return min(max(1, page), PAGE_LIMIT)
+
+
+def form_status(*forms) -> int:
+    """422 when a submitted form comes back with errors (it is shown again, marked), else 200."""
+    if request.method == "POST" and any(form.errors for form in forms):
+        return 422
+    return 200
+
+
 def lang() -> str:
     locale = get_locale()
     return "en" if locale is not None and locale.language == "en" else "zh"
 
 
+def client_ip() -> str | None:
+    """The client's address, if it is one: behind a trusted proxy it comes from a header,
+    and the audit log's column holds an IP address, not whatever text was sent."""
+    try:
+        return str(ipaddress.ip_address(request.remote_addr or ""))
+    except ValueError:
+        return None
+
+
 def current_actor() -> Actor:
-    return Actor.of(current_user if current_user.is_authenticated else None,
-                    request.remote_addr)
+    return Actor.of(current_user if current_user.is_authenticated else None, client_ip())
 
 
 def password_policy() -> PasswordPolicy:

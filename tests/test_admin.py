@@ -51,7 +51,7 @@ def test_bad_user_input_changes_nothing(client, auth, users):
     ]
     for data, message in cases:
         response = client.post("/admin/users/new", data=data)
-        assert response.status_code == 200
+        assert response.status_code == 422
         assert message in response.get_data(as_text=True), message
     assert db.session.scalar(select(db.func.count(User.id))) == before
 

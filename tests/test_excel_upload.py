@@ -218,7 +218,7 @@ def test_a_submitted_return_is_not_changed_by_an_upload(client, auth, setup):
     make_return(city, this_month(), "submitted", counts={"bus": {"bev": 7}})
     auth.login("shenzhen")
     response = upload(client, filled_by_a_clerk(build_return_template(city, this_month())))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "不能再修改" in response.get_data(as_text=True)
     assert returns.values_of(the_return()).lines["bus"].bev == 7
 
@@ -294,7 +294,7 @@ def test_bad_files_are_refused_with_a_clear_message(client, auth, setup, case, m
     template = filled_by_a_clerk(download_template(client))
     events = db.session.scalar(select(func.count(AuditEvent.id)))
     response = upload(client, make(template), name)
-    assert response.status_code == 400
+    assert response.status_code == 422
     page = html.unescape(response.get_data(as_text=True))
     assert message.format(month=this_month()) in page
     assert 'name="token"' not in page
@@ -360,7 +360,7 @@ def test_only_the_city_bureau_uploads_and_only_into_its_own_city(client, auth, s
     auth.login("beijing")
     shenzhen_template = build_return_template(city_by_code(db.session, "440300"), this_month())
     response = upload(client, filled_by_a_clerk(shenzhen_template))
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "其他城市（代码 440300）" in html.unescape(response.get_data(as_text=True))
     assert the_return("440300") is None and the_return("110000") is None
 
@@ -385,5 +385,72 @@ def test_a_name_pointing_far_away_is_not_our_template(client, auth, setup):
     out = io.BytesIO()
     wb.save(out)
     response = upload(client, out.getvalue())
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "不是本系统的月报模板" in response.get_data(as_text=True)
+
+
+def _incompressible_xml(size: int) -> bytes:
+    """Shared strings of random text: deflates to about 3/4 of its size, like the review's
+    3.3 MB file whose sharedStrings.xml unpacks to 19.5 MB (no zip-bomb ratio to catch)."""
+    import base64
+    import os
+
+    chunks, total = [b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/'
+                     b'spreadsheetml/2006/main">'], 0
+    while total < size:
+        text = base64.b64encode(os.urandom(3000))
+        chunks.append(b"<si><t>" + text + b"</t></si>")
+        total += len(text) + 15
+    chunks.append(b"</sst>")
+    return b"".join(chunks)
+
+
+def _with_part(data: bytes, name: str, content: bytes) -> bytes:
+    """The workbook with this part replaced, or added where it has none."""
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    if name in names:
+        return rezip(data, replace={name: content})
+    return rezip(data, add={name: content})
+
+
+def test_a_part_bigger_than_a_template_needs_is_refused_before_parsing(client, auth, setup):
+    """A real template with shared strings of 4 MB (within today's generic 20 MB) is refused
+    from the zip directory, with the part named, before openpyxl reads it: the message is
+    the size check's, not the parser's."""
+    from fleet.domain.excel import safety
+
+    auth.login("shenzhen")
+    template = filled_by_a_clerk(download_template(client))
+    big = _with_part(template, "xl/sharedStrings.xml", _incompressible_xml(4 * 1024 * 1024))
+    assert len(big) < 4 * 1024 * 1024  # under the 5 MiB upload limit, and no bomb by ratio
+    events = db.session.scalar(select(func.count(AuditEvent.id)))
+    response = upload(client, big)
+    assert response.status_code == 422
+    page = html.unescape(response.get_data(as_text=True))
+    assert "解压后的数据量远超月报模板（部件 xl/sharedStrings.xml）" in page
+    assert 'name="token"' not in page and the_return() is None
+    # Nothing changed; the refusal alone is recorded (upload.refused).
+    assert db.session.scalar(select(func.count(AuditEvent.id))) == events + 1
+    # Each limit, from the directory alone (nothing inflated): just over is refused.
+    for part, limit in (("xl/sharedStrings.xml", safety.MAX_SHARED_STRINGS),
+                        ("xl/worksheets/sheet9.xml", safety.MAX_SHEET),
+                        ("xl/styles.xml", safety.MAX_STYLES),
+                        ("xl/theme/theme9.xml", safety.MAX_OTHER_PART)):
+        assert safety.part_limit(part) == limit
+        with pytest.raises(UnsafeFile, match=re.escape(part)):
+            check_xlsx(_with_part(template, part, _incompressible_xml(limit + 1)), "x.xlsx")
+    # Parts each within their bound, together over the total.
+    sheets = {f"xl/worksheets/sheet{n}.xml": _incompressible_xml(safety.MAX_SHEET - 64 * 1024)
+              for n in range(3, 3 + safety.MAX_TOTAL_UNCOMPRESSED // safety.MAX_SHEET + 1)}
+    with pytest.raises(UnsafeFile, match="解压后的数据量"):
+        check_xlsx(rezip(template, add=sheets), "x.xlsx")
+
+
+def test_the_app_refuses_to_start_when_openpyxl_would_not_use_defusedxml(make_app,
+                                                                           monkeypatch):
+    import openpyxl.xml
+
+    assert openpyxl.xml.DEFUSEDXML is True
+    monkeypatch.setattr(openpyxl.xml, "DEFUSEDXML", False)
+    with pytest.raises(RuntimeError, match="defusedxml"):
+        make_app()

@@ -137,7 +137,7 @@ def test_hard_errors_are_shown_next_to_the_field_and_nothing_is_saved(client, au
         before.version, "submit", bus_bev=50, bus_all_new=40, taxi_bev="十", charging_points=-3,
         notes="x" * 2001))
     page = response.get_data(as_text=True)
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "未保存任何内容" in page
     assert "须为不小于 0 的整数" in page  # taxi_bev
     assert "不得为负数" in page  # charging points

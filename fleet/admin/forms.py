@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
 
 from ..domain.reference import ROLE_LIST, label
 
@@ -35,26 +35,26 @@ class ResetPasswordForm(FlaskForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=256)])
 
 
+# The city and programme forms only carry text: every check (required, lengths, ranges, the
+# code's digits, the window) lives once in fleet.domain.cities and fleet.domain.programme,
+# whose DomainError names the field it is shown next to.
+NUMERIC = {"inputmode": "numeric", "autocomplete": "off"}
+
+
 class CityForm(FlaskForm):
-    code = StringField(_l("City code (GB/T 2260)"), validators=[DataRequired(), Length(max=6)])
-    name_zh = StringField(_l("Chinese name"), validators=[DataRequired(), Length(max=50)])
-    name_en = StringField(_l("English name"), validators=[DataRequired(), Length(max=100)])
-    province_zh = StringField(_l("Province"), validators=[DataRequired(), Length(max=50)])
-    batch = IntegerField(_l("Pilot batch"), validators=[Optional(), NumberRange(min=1, max=99)])
-    nev_target = IntegerField(
-        _l("NEV target (share of the national target)"),
-        validators=[Optional(), NumberRange(min=0, max=10_000_000)])
+    code = StringField(_l("City code (GB/T 2260)"), render_kw={"maxlength": 6, **NUMERIC})
+    name_zh = StringField(_l("Chinese name"), render_kw={"maxlength": 50})
+    name_en = StringField(_l("English name"), render_kw={"maxlength": 100})
+    province_zh = StringField(_l("Province"), render_kw={"maxlength": 50})
+    batch = StringField(_l("Pilot batch"), render_kw=NUMERIC)
+    nev_target = StringField(_l("NEV target (share of the national target)"), render_kw=NUMERIC)
     active = BooleanField(_l("Active"), default=True)
 
 
 class ProgrammeForm(FlaskForm):
-    national_target = IntegerField(_l("National target (vehicles)"),
-                                   validators=[InputRequired(), NumberRange(min=1)])
-    first_period = StringField(_l("First reporting month (YYYY-MM)"),
-                               validators=[DataRequired(), Length(max=7)])
-    last_period = StringField(_l("Last reporting month (YYYY-MM)"),
-                              validators=[DataRequired(), Length(max=7)])
-    due_day = IntegerField(_l("Due day of the following month"),
-                           validators=[InputRequired(), NumberRange(min=1, max=28)])
+    national_target = StringField(_l("National target (vehicles)"), render_kw=NUMERIC)
+    first_period = StringField(_l("First reporting month (YYYY-MM)"), render_kw={"maxlength": 7})
+    last_period = StringField(_l("Last reporting month (YYYY-MM)"), render_kw={"maxlength": 7})
+    due_day = StringField(_l("Due day of the following month"), render_kw=NUMERIC)
     attachment_required = BooleanField(
         _l("The stamped scan is required before a return can be approved"))

@@ -9,7 +9,13 @@ from ..domain.errors import DomainError
 from ..domain.programme import get_programme, update_programme
 from ..extensions import db
 from ..models import User, utcnow
-from ..web import current_actor, lang, password_policy, roles_required
+from ..web import (
+    current_actor,
+    form_status,
+    lang,
+    password_policy,
+    roles_required,
+)
 from . import bp
 from .forms import (
     CityForm,
@@ -27,11 +33,13 @@ def _city_choices():
 
 
 def _show_error(form, error: DomainError):
+    """The domain's refusal next to its field (or above the form); the form comes back 422."""
     db.session.rollback()
     field = getattr(form, error.field, None) if error.field else None
     if field is not None:
         field.errors = list(field.errors) + [error.message]
     else:
+        form.form_errors.append(error.message)
         flash(error.message, "danger")
 
 
@@ -66,7 +74,8 @@ def create_user():
             flash(_("Account %(name)s created. Give the initial password to its owner; "
                     "it must be changed at first sign-in.", name=user.username), "success")
             return redirect(url_for("admin.users"))
-    return render_template("admin/user_new.html", form=form, policy=password_policy())
+    return render_template("admin/user_new.html", form=form,
+                           policy=password_policy()), form_status(form)
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -79,7 +88,7 @@ def edit_user(user_id: int):
     form.role.choices = role_choices(lang())
     if request.method == "GET":
         form.city.data = user.city.code if user.city else ""
-    reset_form = ResetPasswordForm(prefix="reset")
+    reset_form = ResetPasswordForm(prefix="reset", formdata=None)
     if form.validate_on_submit():
         city = cities.city_by_code(db.session, form.city.data) if form.city.data else None
         try:
@@ -92,8 +101,14 @@ def edit_user(user_id: int):
             db.session.commit()
             flash(_("Account %(name)s saved.", name=user.username), "success")
             return redirect(url_for("admin.users"))
+    return _user_page(user, form, reset_form)
+
+
+def _user_page(user: User, form: EditUserForm, reset_form: ResetPasswordForm):
+    """The account page with both its forms; 422 when the one submitted has errors."""
     return render_template("admin/user_edit.html", user=user, form=form,
-                           reset_form=reset_form, policy=password_policy())
+                           reset_form=reset_form, policy=password_policy()
+                           ), form_status(form, reset_form)
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
@@ -107,15 +122,18 @@ def reset_password(user_id: int):
             accounts.reset_password(db.session, current_actor(), password_policy(), user,
                                     reset_form.password.data)
         except DomainError as error:
-            db.session.rollback()
-            flash(error.message, "danger")
+            _show_error(reset_form, error)
         else:
             db.session.commit()
             flash(_("The password of %(name)s was reset; it must be changed at next sign-in.",
                     name=user.username), "success")
-    else:
-        flash(_("Enter the new password."), "danger")
-    return redirect(url_for("admin.edit_user", user_id=user.id))
+            return redirect(url_for("admin.edit_user", user_id=user.id))
+    elif not reset_form.password.errors:
+        reset_form.password.errors.append(_("Enter the new password."))
+    form = EditUserForm(obj=user, formdata=None)
+    form.city.choices = _city_choices()
+    form.city.data = user.city.code if user.city else ""
+    return _user_page(user, form, reset_form)
 
 
 @bp.route("/users/<int:user_id>/unlock", methods=["POST"])
@@ -142,8 +160,9 @@ def city_list():
 
 
 def _city_values(form: CityForm) -> dict:
-    return dict(name_zh=form.name_zh.data.strip(), name_en=form.name_en.data.strip(),
-                province_zh=form.province_zh.data.strip(), batch=form.batch.data,
+    """The form's text as typed; fleet.domain.cities checks and parses it."""
+    return dict(name_zh=form.name_zh.data, name_en=form.name_en.data,
+                province_zh=form.province_zh.data, batch=form.batch.data,
                 nev_target=form.nev_target.data, active=form.active.data)
 
 
@@ -162,7 +181,7 @@ def create_city():
             db.session.commit()
             flash(_("City %(name)s added.", name=city.name(lang())), "success")
             return redirect(url_for("admin.city_list"))
-    return render_template("admin/city_edit.html", form=form, city=None)
+    return render_template("admin/city_edit.html", form=form, city=None), form_status(form)
 
 
 @bp.route("/cities/<code>", methods=["GET", "POST"])
@@ -181,7 +200,7 @@ def edit_city(code: str):
             db.session.commit()
             flash(_("City %(name)s saved.", name=city.name(lang())), "success")
             return redirect(url_for("admin.city_list"))
-    return render_template("admin/city_edit.html", form=form, city=city)
+    return render_template("admin/city_edit.html", form=form, city=city), form_status(form)
 
 
 @bp.route("/programme", methods=["GET", "POST"])
@@ -203,7 +222,7 @@ def programme():
             db.session.commit()
             flash(_("Programme settings saved."), "success")
             return redirect(url_for("admin.programme"))
-    return render_template("admin/programme.html", form=form)
+    return render_template("admin/programme.html", form=form), form_status(form)
 
 
 @bp.route("/integrity")

@@ -5,16 +5,10 @@ from flask import render_template, request
 from ..domain import audit
 from ..domain.errors import DomainError
 from ..extensions import db
-from ..web import CSV, attachment, lang, roles_required
+from ..web import CSV, attachment, lang, page_number, roles_required
 from . import bp
 
 # The largest page number taken from the URL; any bigger one means "the last page".
-MAX_PAGE = 10**9
-
-
-def _page() -> int:
-    text = (request.args.get("page") or "1").strip()
-    return min(int(text), MAX_PAGE) if text.isascii() and text.isdigit() else 1
 
 
 def _render(flt: audit.AuditFilter, page: audit.AuditPage | None, error=None):
@@ -33,7 +27,7 @@ def log():
         flt = audit.parse_filter(request.args)
     except DomainError as error:
         return _render(audit.AuditFilter(), None, error)
-    return _render(flt, audit.search_events(db.session, flt, _page()))
+    return _render(flt, audit.search_events(db.session, flt, page_number()))
 
 
 @bp.route("/audit.csv")

@@ -9,7 +9,7 @@ from ..domain import tokens
 from ..domain.errors import DomainError
 from ..extensions import db
 from ..models import ApiToken
-from ..web import current_actor
+from ..web import current_actor, form_status
 from . import bp
 from .forms import TokenForm
 
@@ -33,7 +33,8 @@ def api_tokens():
             form = TokenForm(formdata=None)
     response = make_response(render_template(
         "auth/tokens.html", form=form, secret=secret,
-        tokens=tokens.tokens_of(db.session, current_user), state=tokens.token_state))
+        tokens=tokens.tokens_of(db.session, current_user), state=tokens.token_state),
+        form_status(form))
     response.cache_control.no_store = True  # the secret must not stay in a cache
     return response
 

@@ -10,8 +10,10 @@ from ..domain.errors import DomainError
 from ..extensions import db, limiter
 from ..web import (
     begin_session,
+    client_ip,
     current_actor,
     end_session,
+    form_status,
     keep_session,
     password_policy,
     safe_next,
@@ -36,7 +38,7 @@ def login():
     if form.validate_on_submit():
         try:
             user = authenticate(
-                db.session, form.username.data, form.password.data, request.remote_addr,
+                db.session, form.username.data, form.password.data, client_ip(),
                 max_failures=current_app.config["LOGIN_MAX_FAILURES"],
                 lockout_minutes=current_app.config["LOGIN_LOCKOUT_MINUTES"])
         except SignInRefused as refused:
@@ -49,7 +51,7 @@ def login():
             flash(_("Please choose your own password before you go on."), "info")
             return redirect(url_for("auth.change_password"))
         return redirect(safe_next(request.args.get("next"), url_for("main.index")))
-    return render_template("auth/login.html", form=form)
+    return render_template("auth/login.html", form=form), form_status(form)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -83,4 +85,4 @@ def change_password():
                   "success")
             return redirect(url_for("main.index"))
     return render_template("auth/change_password.html", form=form,
-                           policy=password_policy())
+                           policy=password_policy()), form_status(form)

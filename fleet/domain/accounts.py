@@ -16,6 +16,9 @@ from ..models import City, User, utcnow
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError
 from .reference import ROLES
+from .text import clean_text
+
+MAX_DISPLAY_NAME = 100
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common_passwords.txt"
@@ -197,15 +200,16 @@ def create_user(session: Session, actor: Actor, policy: PasswordPolicy, *, usern
                 password: str, role: str, city: City | None = None, display_name: str = "",
                 must_change_password: bool = True) -> User:
     """Create an account. A password chosen by someone else must be changed at first sign-in."""
-    username = (username or "").strip()
-    if not USERNAME.match(username):
+    username = (username if isinstance(username, str) else "").strip()
+    if not USERNAME.fullmatch(username):
         raise DomainError(_l("User names have 3 to 64 letters, digits, dots, dashes or "
                              "underscores."), "username")
     if user_by_username(session, username):
         raise DomainError(_l("This user name is already taken."), "username")
     _check_role_city(role, city)
     policy.check(password, username)
-    user = User(username=username, display_name=(display_name or "").strip()[:100],
+    display_name = clean_text(display_name, "display_name", max_length=MAX_DISPLAY_NAME)
+    user = User(username=username, display_name=display_name,
                 password_hash=generate_password_hash(password), role=role, city=city,
                 must_change_password=must_change_password, password_changed_at=utcnow())
     session.add(user)
@@ -230,6 +234,7 @@ def update_user(session: Session, actor: Actor, user: User, *, role: str,
     """Change a user's role, city, name, active flag, or e-mail address (None: unchanged;
     an empty text removes it)."""
     _check_role_city(role, city)
+    display_name = clean_text(display_name, "display_name", max_length=MAX_DISPLAY_NAME)
     if email is not None:
         email = check_email(email)
         if email != user.email:
@@ -242,7 +247,7 @@ def update_user(session: Session, actor: Actor, user: User, *, role: str,
     before = _snapshot(user)
     user.role = role
     user.city = city
-    user.display_name = (display_name or "").strip()[:100]
+    user.display_name = display_name
     user.active = active
     if active and not before["active"]:
         user.failed_logins = 0

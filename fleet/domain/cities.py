@@ -11,8 +11,15 @@ from sqlalchemy.orm import Session
 from ..models import City
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError
+from .rules import whole_number
+from .text import clean_text
 
-CITY_CODE = re.compile(r"^\d{6}$")
+# GB/T 2260 codes are six ASCII digits (\d would take full-width and other scripts' digits).
+CITY_CODE = re.compile(r"[0-9]{6}")
+# The lengths of the columns (fleet.models.City); names are one line of text.
+NAME_LENGTHS = {"name_zh": 50, "name_en": 100, "province_zh": 50}
+MAX_BATCH = 99
+MAX_CITY_TARGET = 10_000_000
 
 
 def _int_or_none(text: str) -> int | None:
@@ -77,23 +84,38 @@ def _snapshot(city: City) -> dict:
     return {key: getattr(city, key) for key in ("code",) + EDITABLE}
 
 
-def _check_city_values(values: dict) -> None:
-    for key in ("name_zh", "name_en", "province_zh"):
-        if not (values.get(key) or "").strip():
-            raise DomainError(_l("This field is required."), key)
-    target = values.get("nev_target")
-    if target is not None and target < 0:
-        raise DomainError(_l("The target must be a whole number, 0 or more."), "nev_target")
+def city_values(values: dict) -> dict:
+    """The editable values of a city, checked and parsed; DomainError names the field.
+
+    Names: required, one line, no control characters, within the column's length. Batch and
+    target: whole numbers (ints, or a form's text; blank is None).
+    """
+    out = dict(values)
+    for key, length in NAME_LENGTHS.items():
+        if key in values:
+            out[key] = clean_text(values[key], key, max_length=length, required=True)
+    if "batch" in values:
+        out["batch"] = whole_number(
+            values["batch"], "batch", low=1, high=MAX_BATCH, optional=True,
+            message=_l("The pilot batch is a whole number from 1 to %(n)s.", n=MAX_BATCH))
+    if "nev_target" in values:
+        out["nev_target"] = whole_number(
+            values["nev_target"], "nev_target", low=0, high=MAX_CITY_TARGET, optional=True,
+            message=_l("The target must be a whole number from 0 to %(n)s.",
+                       n=f"{MAX_CITY_TARGET:,}"))
+    if "active" in values:
+        out["active"] = bool(values["active"])
+    return out
 
 
 def create_city(session: Session, actor: Actor, *, code: str, **values) -> City:
     """Add a city (an admin extends the pilot)."""
-    code = (code or "").strip()
-    if not CITY_CODE.match(code):
+    code = (code if isinstance(code, str) else "").strip()
+    if not CITY_CODE.fullmatch(code):
         raise DomainError(_l("A city code is the 6-digit GB/T 2260 code, e.g. 440300."), "code")
     if city_by_code(session, code):
         raise DomainError(_l("A city with this code already exists."), "code")
-    _check_city_values(values)
+    values = city_values({key: values.get(key) for key in NAME_LENGTHS} | values)
     city = City(code=code, **{k: values.get(k) for k in EDITABLE if k in values})
     session.add(city)
     session.flush()
@@ -103,7 +125,7 @@ def create_city(session: Session, actor: Actor, *, code: str, **values) -> City:
 
 def update_city(session: Session, actor: Actor, city: City, **values) -> City:
     """Edit a city's names, batch, target or active flag."""
-    _check_city_values({**_snapshot(city), **values})
+    values = city_values(values)
     before = _snapshot(city)
     for key in EDITABLE:
         if key in values:

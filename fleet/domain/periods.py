@@ -5,13 +5,13 @@ from datetime import date
 
 from babel.dates import format_skeleton
 
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # ASCII digits only
 
 
 def parse_period(text: str) -> str:
     """Return the canonical 'YYYY-MM' form or raise ValueError."""
     text = (text or "").strip()
-    if not _PERIOD.match(text):
+    if not _PERIOD.fullmatch(text):
         raise ValueError(f"not a month: {text!r}")
     return text
 

@@ -11,6 +11,7 @@ from ..models import Programme
 from .audit import Actor, changed_fields, record_event
 from .errors import DomainError
 from .periods import add_months, first_day, months_between, parse_period
+from .rules import whole_number
 
 DEFAULTS = dict(
     name_zh="公共领域车辆全面电动化先行区试点",
@@ -20,6 +21,14 @@ DEFAULTS = dict(
     last_period="2026-12",
     due_day=10,
 )
+
+
+# Bounds of the settings, far beyond any real programme, so that a typo (or a hostile form)
+# is refused with a message rather than stored: the grid and the figures walk every month of
+# the window, and the database holds the target in a 32-bit column.
+MAX_NATIONAL_TARGET = 100_000_000
+MAX_WINDOW_MONTHS = 120  # ten years
+EARLIEST_PERIOD, LATEST_PERIOD = "2000-01", "2099-12"
 
 
 def get_programme(session: Session) -> Programme:
@@ -57,24 +66,28 @@ def is_late(programme: Programme, period: str, at_utc: datetime) -> bool:
     return local > datetime.combine(due_date(programme, period), time.max)
 
 
-def update_programme(session: Session, actor: Actor, *, national_target: int,
-                     first_period: str, last_period: str, due_day: int,
+def update_programme(session: Session, actor: Actor, *, national_target: object,
+                     first_period: str, last_period: str, due_day: object,
                      attachment_required: bool | None = None) -> Programme:
-    """Change the target, window or due day; refused with a message if inconsistent."""
-    if national_target is None or national_target <= 0:
-        raise DomainError(_l("The national target must be a whole number above zero."),
-                          "national_target")
-    try:
-        first_period = parse_period(first_period)
-        last_period = parse_period(last_period)
-    except ValueError:
-        raise DomainError(_l("Months are written YYYY-MM, e.g. 2025-09."),
-                          "first_period") from None
+    """Change the target, window or due day; refused with a message if inconsistent.
+
+    The numbers may be ints or the text of a form ('700,000'); every bound lives here, and
+    a DomainError names the field it belongs to.
+    """
+    national_target = whole_number(
+        national_target, "national_target", low=1, high=MAX_NATIONAL_TARGET,
+        message=_l("The national target must be a whole number from 1 to %(n)s.",
+                   n=f"{MAX_NATIONAL_TARGET:,}"))
+    first_period = _window_month(first_period, "first_period")
+    last_period = _window_month(last_period, "last_period")
     if first_period > last_period:
         raise DomainError(_l("The first month must not come after the last month."),
                           "last_period")
-    if due_day is None or not 1 <= due_day <= 28:
-        raise DomainError(_l("The due day must be between 1 and 28."), "due_day")
+    if len(months_between(first_period, last_period)) > MAX_WINDOW_MONTHS:
+        raise DomainError(_l("The reporting window is limited to %(n)s years.",
+                             n=MAX_WINDOW_MONTHS // 12), "last_period")
+    due_day = whole_number(due_day, "due_day", low=1, high=28,
+                           message=_l("The due day must be between 1 and 28."))
     programme = get_programme(session)
     before = _snapshot(programme)
     programme.national_target = national_target
@@ -87,6 +100,18 @@ def update_programme(session: Session, actor: Actor, *, national_target: int,
     if new:
         record_event(session, actor, "programme.update", "programme", programme.id, old, new)
     return programme
+
+
+def _window_month(text: object, field: str) -> str:
+    """A month of the window: YYYY-MM, between 2000-01 and 2099-12."""
+    try:
+        period = parse_period(text if isinstance(text, str) else "")
+    except ValueError:
+        raise DomainError(_l("Months are written YYYY-MM, e.g. 2025-09."), field) from None
+    if not EARLIEST_PERIOD <= period <= LATEST_PERIOD:
+        raise DomainError(_l("The reporting window must lie between %(first)s and %(last)s.",
+                             first=EARLIEST_PERIOD, last=LATEST_PERIOD), field)
+    return period
 
 
 def _snapshot(programme: Programme) -> dict:

@@ -43,6 +43,7 @@ from .rules import (
     check_return,
     warnings_for,
 )
+from .text import clean_text
 
 EDITABLE = ("draft", "returned")
 COUNTED = RECEIVED_STATUSES
@@ -306,10 +307,11 @@ def scan_attached(session: Session, ret: MonthlyReturn) -> bool:
 
 
 def _reason(reason: str) -> str:
-    reason = (reason or "").strip()
-    if not reason:
-        raise DomainError(_l("Please give a reason, so the city knows what to correct."),
-                          "reason")
+    """A reviewer's reason: visible text (not only spaces or a NUL), at most
+    MAX_REASON_LENGTH characters."""
+    reason = clean_text(reason, "reason", max_length=None, multiline=True, required=True,
+                        required_message=_l("Please give a reason, so the city knows what "
+                                            "to correct."))
     if len(reason) > MAX_REASON_LENGTH:
         raise DomainError(_l("The reason is limited to %(n)s characters.",
                              n=f"{MAX_REASON_LENGTH:,}"), "reason")

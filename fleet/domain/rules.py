@@ -6,13 +6,16 @@ a ReturnValues or hard errors; `check_return` adds the rules that need context (
 Hard errors block saving and submitting; warnings are shown to the city and the reviewer.
 """
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import mean
 
 from flask_babel import lazy_gettext as _l
 
+from .errors import DomainError
 from .reference import CATEGORIES, CATEGORY_CODES, POWERTRAIN_CODES
+from .text import clean_text
 
 # No city deploys this many vehicles of one kind in one month: a bigger figure is a typo.
 MAX_MONTHLY_COUNT = 100_000
@@ -138,11 +141,18 @@ class CheckResult:
         return not self.errors
 
 
+# A whole number as people write it, in ASCII digits: '12', '-3' (refused later as negative).
+# Not '--5', '1e9', '１２' or 'TRUE'; at most 18 digits, so int() never meets a huge text.
+WHOLE_NUMBER = re.compile(r"-?[0-9]{1,18}")
+
+
 def parse_count(raw: object) -> int | None:
     """A whole number from a form, a cell or JSON; None if it is not one.
 
     Blank means 0 (clerks leave empty what they have none of); thousands separators and
-    surrounding spaces are forgiven; decimals, text, booleans and formulas are not.
+    surrounding spaces are forgiven; decimals, text, booleans (TRUE/FALSE in a cell),
+    exponents, full-width digits and formulas are not. The one parser of whole numbers: the
+    return's fields, the programme's and the cities' numbers all go through it.
     """
     if raw is None:
         return 0
@@ -152,12 +162,28 @@ def parse_count(raw: object) -> int | None:
         return raw
     if isinstance(raw, float):
         return int(raw) if raw.is_integer() else None
-    text = str(raw).strip().replace(",", "").replace("，", "").replace(" ", "")
+    if not isinstance(raw, str):
+        return None
+    text = raw.strip().replace(",", "").replace("，", "").replace(" ", "")
     if text == "":
         return 0
-    if text.lstrip("-").isdigit() and text.lstrip("-").isascii():
-        return int(text)
-    return None
+    if WHOLE_NUMBER.fullmatch(text) is None:
+        return None
+    return int(text)
+
+
+def whole_number(raw: object, field: str, *, low: int, high: int, message,
+                 optional: bool = False) -> int | None:
+    """A whole number between low and high (both included) for one field of a setting, or
+    DomainError(field) with `message`; blank gives None when optional, else the error."""
+    if optional and (raw is None or (isinstance(raw, str) and not raw.strip())):
+        return None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise DomainError(message, field)
+    value = parse_count(raw)
+    if value is None or not low <= value <= high:
+        raise DomainError(message, field)
+    return value
 
 
 def parse_values(raw: Mapping[str, object]) -> CheckResult:
@@ -176,7 +202,12 @@ def parse_values(raw: Mapping[str, object]) -> CheckResult:
                                                   n=f"{MAX_MONTHLY_COUNT:,}"), name))
         else:
             numbers[name] = value
-    notes = str(raw.get("notes") or "").strip()
+    notes = ""
+    try:
+        notes = clean_text(raw.get("notes"), "notes", max_length=None,
+                           multiline=True)
+    except DomainError as error:
+        errors.append(Problem("notes_characters", error.message, "notes"))
     if len(notes) > MAX_NOTES_LENGTH:
         errors.append(Problem("notes_too_long", _l("Notes are limited to %(n)s characters.",
                                                    n=MAX_NOTES_LENGTH), "notes"))

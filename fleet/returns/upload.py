@@ -96,7 +96,8 @@ def upload(period: str):
                               [str(p) for p in preview.errors])
             return render_template("returns/upload_preview.html", preview=preview, confirm=confirm,
                                    form=UploadForm(formdata=None), period=period, city=city,
-                                   ret=ret, label=lambda name: field_label(name, lang()))
+                                   ret=ret, label=lambda name: field_label(name, lang())
+                                   ), (200 if preview.ok else 422)
         finally:
             db.session.rollback()  # a dry run: nothing of it is kept
     elif request.method == "POST":
@@ -106,7 +107,7 @@ def upload(period: str):
         name = getattr(form.file.data, "filename", None)
         _audit_upload("upload.refused", city, period, name, [str(error)])
     return render_template("returns/upload.html", form=form, period=period, city=city, ret=ret,
-                           error=error), (400 if error else 200)
+                           error=error), (422 if error else 200)
 
 
 def _audit_upload(action: str, city, period: str, filename: str | None,

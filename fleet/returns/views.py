@@ -78,7 +78,8 @@ def edit(period: str):
         state=returns.month_state(ret.status if ret else None, period,
                                   due_date(programme, period), local_today()),
         label=lambda name: field_label(name, lang()),
-        scans=attachments.scans_of(db.session, ret) if ret is not None else [])
+        scans=attachments.scans_of(db.session, ret) if ret is not None else []
+    ), (422 if problems else 200)
 
 
 def _audit_refusal(action: str, city, period: str, problems, entered: dict) -> None:

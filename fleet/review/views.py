@@ -13,7 +13,7 @@ from ..domain.programme import due_date, get_programme
 from ..domain.rules import field_label
 from ..extensions import db
 from ..models import Attachment, MonthlyReturn
-from ..web import current_actor, format_period_for_user, lang, roles_required
+from ..web import current_actor, form_status, format_period_for_user, lang, roles_required
 from . import bp
 from .forms import ReviewForm
 
@@ -40,12 +40,16 @@ def _load(return_id: int) -> MonthlyReturn:
 def detail(return_id: int):
     """A return's numbers, warnings, revisions with their changes, and its history."""
     ret = _load(return_id)
+    return _detail_page(ret, ReviewForm(version=str(ret.version), formdata=None))
+
+
+def _detail_page(ret: MonthlyReturn, form: ReviewForm):
+    """The review page; 422 when it shows a submitted review form with errors."""
     revisions = returns.revisions_of(db.session, ret)
     changes = {newer.number: returns.revision_changes(older, newer)
                for older, newer in zip(revisions, revisions[1:], strict=False)}
     history = readable(db.session, recent_events(db.session, target_type="return",
                                                  target_id=str(ret.id)), lang())
-    form = ReviewForm(version=str(ret.version))
     return render_template(
         "review/detail.html", ret=ret, values=returns.values_of(ret), revisions=revisions,
         changes=changes, history=history, form=form,
@@ -54,7 +58,7 @@ def detail(return_id: int):
         label=lambda name: field_label(name, lang()),
         scans=attachments.scans_of(db.session, ret),
         scan_attached=returns.scan_attached(db.session, ret),
-        scan_required=get_programme(db.session).attachment_required)
+        scan_required=get_programme(db.session).attachment_required), form_status(form)
 
 
 def _act(return_id: int, action, success_message, needs_reason: bool):
@@ -73,6 +77,9 @@ def _act(return_id: int, action, success_message, needs_reason: bool):
             action(db.session, current_actor(), ret, version)
     except DomainError as error:
         db.session.rollback()
+        if error.field == "reason":  # the reviewer's input: shown next to it, 422
+            form.reason.errors.append(error.message)
+            return _detail_page(_load(return_id), form)
         flash(error.message, "danger")
         return redirect(url_for("review.detail", return_id=return_id))
     db.session.commit()

@@ -276,7 +276,11 @@ def _as_read(name: str, value):
     if name == "notes":
         return str(value or "").strip()
     number = parse_count(value)
-    return number if number is not None else value
+    if number is not None:
+        return number
+    if isinstance(value, bool):  # TRUE or FALSE typed into a number cell: shown as typed
+        return "TRUE" if value else "FALSE"
+    return value if isinstance(value, str) else str(value)
 
 
 def preview_upload(session: Session, actor: Actor, city: City, period: str, data: bytes,

@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("returns", __name__)
 
-from . import upload, views  # noqa: E402,F401
+from . import roster, upload, views  # noqa: E402,F401

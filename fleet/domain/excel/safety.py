@@ -9,6 +9,7 @@ zip bomb is refused by its own directory. openpyxl then parses the XML with defu
 
 import io
 import zipfile
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -27,6 +28,20 @@ MAX_ENTRY_UNCOMPRESSED = 20 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_CHECKED_ABOVE = 1024 * 1024
 
+
+
+@dataclass(frozen=True)
+class ZipBounds:
+    """How much an accepted workbook may hold (the roster's are larger than a return's)."""
+
+    max_entries: int = MAX_ENTRIES
+    max_total: int = MAX_TOTAL_UNCOMPRESSED
+    max_entry: int = MAX_ENTRY_UNCOMPRESSED
+    max_ratio: int = MAX_RATIO
+
+
+RETURN_BOUNDS = ZipBounds()
+
 WORKBOOK_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 # Parts that carry programs: VBA projects, Excel 4 macro sheets, ActiveX controls.
 MACRO_MARKERS = ("vbaproject", "macrosheets/", "activex", "macroenabled", "vbadata")
@@ -38,7 +53,7 @@ class UnsafeFile(DomainError):
     """The file is not a workbook we are willing to open; nothing was read from it."""
 
 
-def check_xlsx(data: bytes, filename: str = "") -> None:
+def check_xlsx(data: bytes, filename: str = "", bounds: ZipBounds = RETURN_BOUNDS) -> None:
     """Refuse anything that is not a plain, macro-free, reasonably sized .xlsx.
 
     Raises UnsafeFile with a message for the person who uploaded it.
@@ -59,7 +74,7 @@ def check_xlsx(data: bytes, filename: str = "") -> None:
         raise UnsafeFile(_l("This file is not an Excel workbook (.xlsx), or it is damaged.")
                          ) from error
     with archive:
-        _check_sizes(entries)
+        _check_sizes(entries, bounds)
         names = {info.filename.lower() for info in entries}
         if any(marker in entry for entry in names for marker in MACRO_MARKERS):
             raise UnsafeFile(_l("Workbooks with macros (.xlsm) are not accepted. Please save "
@@ -75,9 +90,9 @@ def check_xlsx(data: bytes, filename: str = "") -> None:
         _check_no_dtd(archive, entries)
 
 
-def _check_sizes(entries: list[zipfile.ZipInfo]) -> None:
+def _check_sizes(entries: list[zipfile.ZipInfo], bounds: ZipBounds) -> None:
     """Entry count, declared uncompressed sizes and compression ratios (zip bombs)."""
-    if len(entries) > MAX_ENTRIES:
+    if len(entries) > bounds.max_entries:
         raise UnsafeFile(_l("This workbook has too many parts to be a return template."))
     total = 0
     for info in entries:
@@ -87,8 +102,8 @@ def _check_sizes(entries: list[zipfile.ZipInfo]) -> None:
                                 "password."))
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
-        if (info.file_size > MAX_ENTRY_UNCOMPRESSED or total > MAX_TOTAL_UNCOMPRESSED
-                or (info.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_RATIO)):
+        if (info.file_size > bounds.max_entry or total > bounds.max_total
+                or (info.file_size > RATIO_CHECKED_ABOVE and ratio > bounds.max_ratio)):
             raise UnsafeFile(_l("This workbook would unpack to far more data than a return "
                                 "template holds; it was not opened."))
 

@@ -9,7 +9,7 @@ import random
 from openpyxl import Workbook
 
 # ISO 3779 transliteration and weights, written out here independently of the app's code.
-TRANSLITERATION = dict(zip("0123456789", range(10))) | {
+TRANSLITERATION = dict(zip("0123456789", range(10), strict=True)) | {
     "A": 1, "B": 2, "C": 3, "D": 4, "E": 5, "F": 6, "G": 7, "H": 8, "J": 1, "K": 2, "L": 3,
     "M": 4, "N": 5, "P": 7, "R": 9, "S": 2, "T": 3, "U": 4, "V": 5, "W": 6, "X": 7, "Y": 8,
     "Z": 9}
@@ -20,7 +20,8 @@ HEADERS = ["车辆识别代号(VIN)", "号牌号码", "领域", "动力类型", 
 
 def with_check_digit(vin: str) -> str:
     """The VIN with position 9 set to its check digit (remainder of the weighted sum by 11)."""
-    total = sum(TRANSLITERATION[ch] * w for ch, w in zip(vin[:8] + "0" + vin[9:], WEIGHTS))
+    body = vin[:8] + "0" + vin[9:]
+    total = sum(TRANSLITERATION[ch] * w for ch, w in zip(body, WEIGHTS, strict=True))
     digit = "X" if total % 11 == 10 else str(total % 11)
     return vin[:8] + digit + vin[9:]
 

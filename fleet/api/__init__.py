@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from . import exports, views  # noqa: E402,F401
+from . import exports, vehicles, views  # noqa: E402,F401

@@ -119,6 +119,18 @@ def export_rows(session: Session, flt: ExportFilter) -> Iterator[tuple]:
         yield from partition
 
 
+def export_page(session: Session, flt: ExportFilter, page: int = 1, per_page: int = 100
+                ) -> tuple[list[ExportRow], int]:
+    """One page of the filter's vehicles (same order as the exports) and how many in all."""
+    total = session.scalar(_filtered(select(func.count(Vehicle.id)), flt)) or 0
+    stmt = (select(City.code, City.name_zh, City.name_en, Vehicle.period,
+                   *(getattr(Vehicle, f) for f in EXPORT_FIELDS))
+            .join(City, City.id == Vehicle.city_id)
+            .order_by(City.code, Vehicle.period, Vehicle.vin)
+            .limit(per_page).offset((max(page, 1) - 1) * per_page))
+    return [ExportRow(*row) for row in session.execute(_filtered(stmt, flt))], total
+
+
 def valid_filter_values(category: str | None, powertrain: str | None) -> bool:
     return ((not category or category in CATEGORY_BY_CODE)
             and (not powertrain or powertrain in POWERTRAIN_BY_CODE))

@@ -91,6 +91,8 @@ TEXT = {
     "no": ("否", "no"),
     "all_new": ("全部新增车辆（含非新能源）", "All new vehicles (NEV or not)"),
     "nev_share": ("新能源占比", "NEV share"),
+    "vin_backed": ("有VIN明细的新能源汽车（辆）", "NEVs backed by a VIN"),
+    "vin_coverage": ("VIN覆盖率", "VIN coverage"),
     "charging": ("新增公共充电桩（个）", "Public charging points added"),
     "charging_ratio": ("充电桩与新能源汽车之比", "Charging points per NEV"),
     "charging_aim": ("试点目标 1 : 1", "The pilot aims at 1 : 1"),
@@ -268,11 +270,12 @@ def _cities_sheet(ws, scope: _Scope, lang: str) -> int:
               _t("pct_target", lang), _t("all_new", lang), _t("nev_share", lang),
               _t("this_month", lang), _t("charging", lang), _t("swap", lang),
               _t("expected_returns", lang), _t("received", lang), _t("late", lang),
-              _t("missing", lang), _t("returned", lang)]
+              _t("missing", lang), _t("returned", lang), _t("vin_backed", lang),
+              _t("vin_coverage", lang)]
     names = [c.name(lang) for c in scope.cities]
     _widths(ws, [10, fit_width(names + [_t("total", lang)], 10, 30),
                  fit_width([c.province_zh for c in scope.cities], 8, 20), 7, 11,
-                 *[11] * len(CATEGORIES), 12, 10, 12, 10, 10, 11, 10, 9, 9, 8, 8, 9])
+                 *[11] * len(CATEGORIES), 12, 10, 12, 10, 10, 11, 10, 9, 9, 8, 8, 9, 12, 10])
     ws.freeze_panes = "C2"
     _page(ws, scope, lang)
     ws.print_title_rows = "1:1"
@@ -281,6 +284,7 @@ def _cities_sheet(ws, scope: _Scope, lang: str) -> int:
     nev_col = 6 + len(CATEGORIES)  # after the categories
     cat_first, cat_last = get_column_letter(6), get_column_letter(nev_col - 1)
     n, e, p = get_column_letter(nev_col), "E", get_column_letter(nev_col + 2)
+    vb, vc = get_column_letter(len(titles) - 1), get_column_letter(len(titles))
     for row, city in enumerate(scope.cities, start=first):
         c = city.completeness
         ws.append([
@@ -293,7 +297,9 @@ def _cities_sheet(ws, scope: _Scope, lang: str) -> int:
             w.cell(f'=IF(N({p}{row})>0,{n}{row}/{p}{row},"")', SHARE),
             w.cell(city.this_month, COUNT), w.cell(city.charging_points, COUNT),
             w.cell(city.swap_stations, COUNT),
-            c.expected, c.received, c.late, c.missing, c.returned])
+            c.expected, c.received, c.late, c.missing, c.returned,
+            w.cell(city.vin_backed, COUNT),
+            w.cell(f'=IF(N({n}{row})>0,{vb}{row}/{n}{row},"")', SHARE)])
     last = first + len(scope.cities) - 1
     total = last + 1
     ws.auto_filter.ref = f"A1:{get_column_letter(len(titles))}{last}"
@@ -305,6 +311,9 @@ def _cities_sheet(ws, scope: _Scope, lang: str) -> int:
             fmt = SHARE
         elif letter == get_column_letter(nev_col + 3):
             formula = f'=IF(N({p}{total})>0,{n}{total}/{p}{total},"")'
+            fmt = SHARE
+        elif letter == vc:
+            formula = f'=IF(N({n}{total})>0,{vb}{total}/{n}{total},"")'
             fmt = SHARE
         else:
             formula, fmt = f"=SUM({letter}{first}:{letter}{last})", COUNT

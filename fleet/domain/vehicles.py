@@ -6,7 +6,7 @@ use it without importing the import code.
 """
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -32,14 +32,20 @@ def roster_counts(session: Session, return_id: int) -> dict[tuple[str, str], int
 
 
 def roster_digest(session: Session, return_id: int) -> str:
-    """SHA-256 of the roster sorted by VIN, every field of every vehicle, tab-separated,
-    one line each: the same roster always gives the same digest, any change another."""
-    digest = hashlib.sha256()
+    """SHA-256 of the roster sorted by VIN (see digest_rows)."""
     stmt = (select(*(getattr(Vehicle, f) for f in EXPORT_FIELDS))
             .where(Vehicle.return_id == return_id).order_by(Vehicle.vin)
             .execution_options(yield_per=STREAM_BATCH))
-    for row in session.execute(stmt):
-        digest.update(("\t".join(str(v) for v in row) + "\n").encode())
+    return digest_rows(session.execute(stmt))
+
+
+def digest_rows(rows: Iterable) -> str:
+    """SHA-256 of vehicles already sorted by VIN: every field of EXPORT_FIELDS, tab-separated,
+    one line each. The same roster always gives the same digest, any change another."""
+    digest = hashlib.sha256()
+    for row in rows:
+        values = [row[f] for f in EXPORT_FIELDS] if isinstance(row, dict) else row
+        digest.update(("\t".join(str(v) for v in values) + "\n").encode())
     return digest.hexdigest()
 
 

@@ -44,7 +44,7 @@ def test_cli_import_refuses_everything_on_any_error(runner, setup, tmp_path):
                         "--period", month])
     result = runner.invoke(args=["fleet", "roster", "import", str(path), "--city", "110000",
                                  "--period", month])
-    assert result.exit_code != 0 and "another city" in result.output
+    assert result.exit_code != 0 and "已被其他城市计入" in result.output
     db.session.rollback()
     assert db.session.scalar(select(func.count(RosterConflict.id))) == 2
 

@@ -355,7 +355,8 @@ VEHICLE_KEYS = ("vin", "return_id", "city_id", "period", "category", "powertrain
 
 
 def _bulk_insert(session: Session, ret: MonthlyReturn, rows: list[dict]) -> None:
-    """One statement for the whole roster: COPY on PostgreSQL, executemany elsewhere.
+    """One statement for the whole roster, straight to the driver: COPY on PostgreSQL,
+    executemany of plain tuples elsewhere (the ORM's bulk path costs more than the insert).
 
     A VIN stored by someone else since the check (a race) breaks the unique constraint:
     the whole roster is refused, and the caller rolls back.
@@ -363,30 +364,44 @@ def _bulk_insert(session: Session, ret: MonthlyReturn, rows: list[dict]) -> None
     if not rows:
         return
     now = utcnow()
-    common = {"return_id": ret.id, "city_id": ret.city_id, "period": ret.period,
-              "created_at": now}
+    common = (ret.id, ret.city_id, ret.period)
+    raw = session.connection().connection.dbapi_connection
     try:
         if session.get_bind().dialect.name == "postgresql":
-            raw = session.connection().connection.dbapi_connection
             with raw.cursor() as cursor, cursor.copy(
                     f"COPY vehicle ({', '.join(VEHICLE_KEYS)}) FROM STDIN") as copy:
-                for row in rows:
-                    full = {**common, **row}
-                    copy.write_row([full[k] for k in VEHICLE_KEYS])
+                for r in rows:
+                    copy.write_row((r["vin"], *common, r["category"], r["powertrain"],
+                                    r["in_service_date"], r["plate"], r["operator"],
+                                    r["model"], r["maker"], now))
         else:
-            session.execute(insert(Vehicle), [{**common, **row} for row in rows])
-    except (IntegrityError, _pg_unique_violation()) as error:
+            # SQLAlchemy keeps SQLite dates and times as ISO text; the same text here.
+            stamp = now.isoformat(sep=" ", timespec="microseconds")
+            params = ((r["vin"], *common, r["category"], r["powertrain"],
+                       r["in_service_date"].isoformat(), r["plate"], r["operator"],
+                       r["model"], r["maker"], stamp) for r in rows)
+            cursor = raw.cursor()
+            try:
+                cursor.executemany(f"INSERT INTO vehicle ({', '.join(VEHICLE_KEYS)}) VALUES "
+                                   f"({', '.join('?' * len(VEHICLE_KEYS))})", params)
+            finally:
+                cursor.close()
+    except (IntegrityError, *_driver_integrity_errors()) as error:
         raise DomainError(_l("Another return counted one of these vehicles a moment ago; "
                              "nothing was saved. Please upload the file again to see which."
                              )) from error
 
 
-def _pg_unique_violation():
+def _driver_integrity_errors() -> tuple:
+    """The drivers' own integrity errors (the raw cursor bypasses SQLAlchemy's wrapping)."""
+    import sqlite3
+
+    errors: tuple = (sqlite3.IntegrityError,)
     try:
-        from psycopg.errors import UniqueViolation
+        from psycopg.errors import IntegrityError as PgIntegrityError
     except ImportError:  # pragma: no cover - psycopg is a dependency
-        return IntegrityError
-    return UniqueViolation
+        return errors
+    return (*errors, PgIntegrityError)
 
 
 def _apply_counts(session: Session, actor: Actor, ret: MonthlyReturn,

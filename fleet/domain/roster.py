@@ -36,7 +36,15 @@ from .periods import format_period
 from .programme import get_programme
 from .reference import CATEGORIES, POWERTRAIN_CODES, label
 from .rules import LineValues, ReturnValues
-from .vehicle_rules import COLUMNS, HEADERS_EN, HEADERS_ZH, CellProblem, check_row, fold
+from .vehicle_rules import (
+    COLUMNS,
+    HEADERS_EN,
+    HEADERS_ZH,
+    CellProblem,
+    RowsChecked,
+    check_many,
+    fold,
+)
 
 MAX_ROWS = 100_000
 # Bytes of a roster upload (the return's 5 MiB is far too small for 100,000 vehicles: a CSV
@@ -215,14 +223,11 @@ def check_rows(session: Session, city: City, period: str, rows: list[tuple[int, 
     VIN or plate twice in the file, and VINs already counted (one query for all of them;
     the month's own roster, about to be replaced, does not count)."""
     check = RosterCheck(city, period, len(rows), current=returns.values_of(ret))
-    clean: list[tuple[int, dict]] = []
-    for number, raw in rows:
-        vehicle, problems = check_row(number, raw, period)
-        for problem in problems:
-            (check.warnings if problem.warning else check.errors).append(problem)
-        if vehicle is not None:
-            clean.append((number, vehicle))
-    _twice_in_file(check, rows)
+    checked = check_many(rows, period)
+    for problem in checked.problems:
+        (check.warnings if problem.warning else check.errors).append(problem)
+    _twice_in_file(check, checked)
+    clean = checked.vehicles
     stored = _stored(session, [v["vin"] for _, v in clean], ret.id if ret else None)
     for number, vehicle in clean:
         holder = stored.get(vehicle["vin"])
@@ -238,16 +243,12 @@ def check_rows(session: Session, city: City, period: str, rows: list[tuple[int, 
     return check
 
 
-def _twice_in_file(check: RosterCheck, rows: list[tuple[int, dict]]) -> None:
+def _twice_in_file(check: RosterCheck, checked: RowsChecked) -> None:
     """The same VIN on two rows is an error on both; the same plate, a warning on both."""
-    for column, warning in (("vin", False), ("plate", True)):
-        seen: dict[str, list[int]] = defaultdict(list)
-        for number, raw in rows:
-            value = fold(raw.get(column))
-            if value:
-                seen[value].append(number)
+    for column, seen, warning in (("vin", checked.vin_rows, False),
+                                  ("plate", checked.plate_rows, True)):
         for value, numbers in seen.items():
-            if len(numbers) < 2:
+            if len(numbers) < 2 or not value:
                 continue
             shown = ", ".join(str(n) for n in numbers[:10]) + ("…" if len(numbers) > 10
                                                                else "")

@@ -99,3 +99,36 @@ def test_conflicts_page_shows_both_sides_and_downloads(client, auth, setup):
         as_text=True).split('id="conflicts"')[1]
     rows = csv_rows(get(client, "/progress/roster/conflicts.csv"))
     assert len(rows) == 2 and rows[1][1] == make_vin(0) and rows[1][6] == "440300"
+
+
+def test_vin_coverage_in_figures_and_api(client, auth, setup):
+    from fleet.domain import figures
+    from fleet.extensions import db
+
+    from .factories import make_return
+    from .returns_helpers import form_data, the_return
+
+    month = this_month()
+    auth.login("shenzhen")
+    load(client, rows_for(month, {("bus", "bev"): 3}))
+    ret = the_return()
+    client.post(f"/returns/{month}", data=form_data(ret.version, "submit", bus_all_new=3,
+                                                      charging_points=3))
+    assert the_return().status == "submitted"
+    from fleet.domain.cities import city_by_code
+
+    make_return(city_by_code(db.session, "110000"), month, "submitted",
+                counts={"taxi": {"bev": 9}})  # typed, no roster
+    progress = figures.national_progress(db.session, "reported", month)
+    assert progress.city("440300").vin_backed == 3
+    assert progress.city("440300").vin_coverage == 1.0
+    assert progress.city("110000").vin_backed == 0
+    assert progress.vin_backed == 3 and progress.vin_coverage == 3 / 12
+    auth.logout()
+    auth.login("ministry1")
+    body = client.get(f"/api/v1/progress?through={month}").get_json()
+    assert body["national"]["vin_backed"] == 3
+    shenzhen = next(c for c in body["cities"] if c["code"] == "440300")
+    assert shenzhen["vin_coverage"] == 1.0
+    page = client.get(f"/progress/?through={month}").get_data(as_text=True)
+    assert 'id="vin-coverage-total"' in page and "25.0%" in page

@@ -132,3 +132,23 @@ def test_vin_coverage_in_figures_and_api(client, auth, setup):
     assert shenzhen["vin_coverage"] == 1.0
     page = client.get(f"/progress/?through={month}").get_data(as_text=True)
     assert 'id="vin-coverage-total"' in page and "25.0%" in page
+
+
+def test_a_pending_upload_is_its_owners_only(client, auth, setup):
+    from .test_roster import upload, vehicle_count
+
+    month = this_month()
+    auth.login("shenzhen")
+    rows = rows_for(month, {("bus", "bev"): 2})
+    rows[1][0] = "NOTAVIN"
+    page = upload(client, csv_bytes(rows)).get_data(as_text=True)
+    upload_id = page.split("/roster/errors/")[1].split(".xlsx")[0]
+    assert client.get(f"/returns/{month}/roster/errors/{upload_id}.xlsx").status_code == 200
+    auth.logout()
+    auth.login("beijing")
+    assert client.get(f"/returns/{month}/roster/errors/{upload_id}.xlsx").status_code == 404
+    response = client.post(f"/returns/{month}/roster/confirm", data={"upload_id": upload_id})
+    assert response.status_code == 302 and vehicle_count() == 0
+    assert client.get("/returns/roster.xlsx", buffered=True).status_code == 200
+    assert client.get("/returns/roster.pdf").status_code == 404
+    assert client.get("/returns/roster.csv?period=2026-13").status_code == 404

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 
 from flask_babel import lazy_gettext as _l
 from python_calamine import CalamineError, CalamineWorkbook
@@ -142,20 +143,28 @@ def _too_many():
 
 def _keyed(table: Iterable[list]) -> list[tuple[int, dict]]:
     """Find the header row, map its columns, and key every following non-empty row."""
-    positions: dict[str, int] | None = None
     rows: list[tuple[int, dict]] = []
-    for number, cells in enumerate(table, 1):
-        if not any(c not in (None, "") for c in cells):
-            continue
-        if positions is None:
+    numbered = enumerate(table, 1)
+    for _number, cells in numbered:
+        if any(cells):
             positions = _header(cells)
+            break
+    else:
+        raise RosterRejected(_l("The file is empty."))
+    columns = tuple(positions)
+    pick = itemgetter(*positions.values())
+    width = max(positions.values()) + 1
+    single = len(columns) == 1
+    for number, cells in numbered:
+        if not any(cells):  # a blank row (or one of blank cells) is no vehicle
             continue
-        rows.append((number, {col: cells[i] if i < len(cells) else None
-                              for col, i in positions.items()}))
+        if len(cells) < width:
+            cells = list(cells) + [None] * (width - len(cells))
+        values = pick(cells)
+        rows.append((number, dict(zip(columns, (values,) if single else values,
+                                      strict=True))))
         if len(rows) > MAX_ROWS:
             raise RosterRejected(_too_many())
-    if positions is None:
-        raise RosterRejected(_l("The file is empty."))
     return rows
 
 

@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import islice
 
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -16,7 +17,7 @@ from ...models import City
 from ..periods import format_period
 from ..reference import CATEGORIES, CATEGORY_BY_CODE, POWERTRAIN_BY_CODE, POWERTRAINS, label
 from ..vehicle_rules import HEADERS_EN, HEADERS_ZH
-from .safety import neutral_csv_text, put_text
+from .safety import FORMULA_PREFIXES, put_text
 from .stream import build_xlsx, stream_xlsx
 
 TEMPLATE_ROWS = 100_000  # how far down the drop-down lists and the date format reach
@@ -77,21 +78,29 @@ def _names(lang: str, category: str, powertrain: str) -> tuple[str, str]:
     return label(CATEGORY_BY_CODE[category], lang), label(POWERTRAIN_BY_CODE[powertrain], lang)
 
 
-def export_values(rows: Iterable[tuple], lang: str) -> Iterator[list]:
-    """The rows of fleet.domain.vehicles.export_rows as the export's columns."""
+def export_values(rows: Iterable[tuple], lang: str, neutral: bool = False) -> Iterator[list]:
+    """The rows of fleet.domain.vehicles.export_rows as the export's columns. With `neutral`
+    (CSV, which has no cell types), the texts people typed that a spreadsheet would read as
+    a formula get a leading apostrophe; the other columns are ours or checked (VIN)."""
     zh = lang == "zh"
     for (code, city_zh, city_en, period, vin, plate, category, powertrain, day, operator,
          model, maker) in rows:
         category_name, powertrain_name = _names(lang, category, powertrain)
+        if neutral:
+            operator, model, maker = (_neutral(operator), _neutral(model), _neutral(maker))
         yield [code, city_zh if zh else city_en, period, vin, plate, category_name,
                powertrain_name, day, operator, model, maker]
+
+
+def _neutral(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def export_headers(lang: str) -> list[str]:
     return EXPORT_HEADERS_ZH if lang == "zh" else EXPORT_HEADERS_EN
 
 
-def export_csv(rows: Iterable[tuple], lang: str = "zh", chunk_rows: int = 2000
+def export_csv(rows: Iterable[tuple], lang: str = "zh", chunk_rows: int = 5000
                ) -> Iterator[bytes]:
     """CSV in UTF-8 with a BOM (so Excel reads the Chinese), in chunks as rows arrive.
     Text a spreadsheet would take as a formula is neutralised."""
@@ -99,17 +108,12 @@ def export_csv(rows: Iterable[tuple], lang: str = "zh", chunk_rows: int = 2000
     writer = csv.writer(buffer)
     writer.writerow(export_headers(lang))
     yield codecs.BOM_UTF8 + buffer.getvalue().encode()
-    buffer.seek(0)
-    buffer.truncate()
-    n = 0
-    for values in export_values(rows, lang):
-        writer.writerow([neutral_csv_text(v) for v in values])
-        n += 1
-        if n % chunk_rows == 0:
-            yield buffer.getvalue().encode()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode()
+    values = export_values(rows, lang, neutral=True)
+    while batch := list(islice(values, chunk_rows)):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(batch)
+        yield buffer.getvalue().encode()
 
 
 def export_xlsx(rows: Iterable[tuple], lang: str = "zh") -> Iterator[bytes]:

@@ -165,6 +165,10 @@ def test_roster_counts_override_the_form_and_lock_with_submission(client, auth, 
     auth.login("shenzhen")
     load(client, rows_for(month, {("bus", "bev"): 2}))
     ret = the_return()
+    form = client.get(f"/returns/{month}").get_data(as_text=True)
+    bus_bev = form.split('name="bus_bev"')[0].rsplit("<input", 1)[1] + form.split(
+        'name="bus_bev"')[1].split(">")[0]
+    assert "readonly" in bus_bev and 'id="roster-link"' in form
     # The form cannot change the roster's NEV counts, whatever it posts.
     client.post(f"/returns/{month}", data=form_data(ret.version, "submit", bus_bev=50,
                                                       bus_all_new=60, charging_points=2))

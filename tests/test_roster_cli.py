@@ -73,3 +73,12 @@ def test_demo_vehicles_match_the_demo_counts(runner, setup):
     progress = figures.national_progress(db.session, "reported", "2025-04",
                                          today=date(2025, 6, 1))
     assert progress.vin_backed == progress.nev and progress.vin_coverage == 1.0
+
+
+def test_demo_clear_takes_the_demo_vehicles_too(runner, setup):
+    assert runner.invoke(args=["fleet", "demo", "--through", "2025-02", "--vehicles"]
+                         ).exit_code == 0
+    result = runner.invoke(args=["fleet", "demo", "--clear"])
+    assert result.exit_code == 0, result.output
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Vehicle.id))) == 0

@@ -365,7 +365,8 @@ def main() -> None:
         print(f"  import {result['rows']:,} rows: {result['seconds']:.2f} s; calamine alone "
               f"{floor['seconds']:.2f} s; ratio {result['seconds'] / floor['seconds']:.2f} "
               f"(aim ≤ 2); peak {result['peak_mib']:.0f} MiB (aim < 300)")
-        print(f"  SQL statements: {first['statements']} for {first['rows']:,} rows, "
+        print(f"  SQL statements (besides the one COPY or executemany of the rows): "
+              f"{first['statements']} for {first['rows']:,} rows, "
               f"{result['statements']} for {result['rows']:,} rows")
         total = args.stored // 575 * 575 + result["rows"]
         raw = run_step("raw_csv", url, folder)

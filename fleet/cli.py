@@ -99,7 +99,9 @@ def create_user_command(username, role, city_code, display_name, password_stdin,
                                 "month).")
 @click.option("--replace", is_flag=True, help="Replace demo data loaded before.")
 @click.option("--clear", is_flag=True, help="Remove the demo returns and the demo banner.")
-def demo_command(seed: int, through: str | None, replace: bool, clear: bool):
+@click.option("--vehicles", is_flag=True, help="Also generate each return's vehicle roster "
+                                               "(valid VINs and plates, matching the counts).")
+def demo_command(seed: int, through: str | None, replace: bool, clear: bool, vehicles: bool):
     """Load demonstration returns for every pilot city, from the first month of the window
     through the last complete month: deterministic for a seed, some late, some sent back,
     some missing, recent months less complete; cities without a target get a demo target.
@@ -118,6 +120,10 @@ def demo_command(seed: int, through: str | None, replace: bool, clear: bool):
             return
         result = demo.load_demo(db.session, actor, seed=seed, through=through,
                                 replace=replace)
+        if vehicles:
+            from .domain.demo_vehicles import load_demo_vehicles
+
+            written = load_demo_vehicles(db.session, actor, seed)
     except (DomainError, ValueError) as error:
         db.session.rollback()
         raise click.ClickException(str(getattr(error, "message", error))) from None
@@ -129,6 +135,8 @@ def demo_command(seed: int, through: str | None, replace: bool, clear: bool):
                f"submitted, {result.returned} sent back, {result.draft} drafts), "
                f"{result.missing} missing, {result.late} submitted late; "
                f"{result.targets_set} demo city targets set.")
+    if vehicles:
+        click.echo(f"Demo rosters: {written} vehicles with valid VINs and plates.")
 
 
 @fleet_cli.command("create-token")
@@ -301,3 +309,63 @@ def remind_command(today_text: str | None, days_before: int | None):
     db.session.commit()
     click.echo(f"E-mail: {result.sent} sent from the outbox, {result.failed} still waiting"
                + (f" ({result.error})" if result.error else "") + ".")
+
+
+roster_cli = AppGroup("roster", help="Vehicle rosters (车辆明细).")
+fleet_cli.add_command(roster_cli)
+
+
+@roster_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--city", "city_code", required=True, help="The city's 6-digit code.")
+@click.option("--period", required=True, help="The month, YYYY-MM.")
+@click.option("--dry-run", is_flag=True, help="Check only: print the findings, save nothing.")
+def roster_import_command(file: str, city_code: str, period: str, dry_run: bool):
+    """Replace a city-month's vehicle roster with FILE (.xlsx or .csv), all or nothing, as the
+    upload page does. Prints a summary; exits non-zero when anything is refused, and then
+    nothing is written (refused claims of VINs counted elsewhere are kept for the ministry)."""
+    from pathlib import Path
+
+    from .domain import roster
+    from .domain.periods import parse_period
+    from .domain.vehicle_rules import column_label
+
+    city = cities.city_by_code(db.session, city_code)
+    if city is None:
+        raise click.ClickException(f"No city with code {city_code}.")
+    try:
+        period = parse_period(period)
+    except ValueError:
+        raise click.ClickException("--period must be YYYY-MM.") from None
+    actor = Actor.system("fleet roster import")
+    try:
+        rfile = roster.read_roster(Path(file).read_bytes(), Path(file).name)
+        if dry_run:
+            check = roster.preview(db.session, actor, city, period, rfile, "en")
+        else:
+            check, _notes = roster.replace_roster(db.session, actor, city, period, rfile, "en",
+                                                  source="cli")
+    except roster.RosterHasErrors as failed:
+        check = failed.check
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error.message)) from None
+    for p in check.errors[:roster.LISTED_PROBLEMS]:
+        click.echo(f"row {p.row}, {column_label(p.column, 'en')} {p.value!r}: {p.message}",
+                   err=True)
+    for p in check.warnings[:roster.LISTED_PROBLEMS]:
+        click.echo(f"warning: row {p.row}, {column_label(p.column, 'en')} {p.value!r}: "
+                   f"{p.message}", err=True)
+    click.echo(f"{city.code} {period}: {check.total_rows} rows, {check.accepted} accepted, "
+               f"{len(check.error_rows)} with errors, {len(check.warnings)} warnings.")
+    if not check.ok or dry_run:
+        db.session.rollback()
+        roster.record_conflicts(db.session, actor, check, "cli")
+        db.session.commit()
+        if not check.ok:
+            raise click.ClickException("Refused: nothing was saved.")
+        click.echo("Dry run: nothing was saved.")
+        return
+    db.session.commit()
+    click.echo(f"Saved: the roster of {city.code} {period} now holds {len(check.vehicles)} "
+               "vehicles.")

@@ -2,17 +2,18 @@
 alike: the figures of the user's scope (fleet.web.city_scope) and file names that say what
 the file holds."""
 
-from flask import Response, abort, current_app
+from flask import Response, abort, current_app, request, stream_with_context
 
 from . import cache
-from .domain import attachments, figures
+from .domain import attachments, figures, vehicles
 from .domain.errors import DomainError
+from .domain.excel import roster_files
 from .domain.excel.flat import build_flat_csv
 from .domain.excel.summary import build_summary_workbook
 from .domain.programme import get_programme
 from .extensions import db
 from .models import Attachment, City
-from .web import CSV, XLSX, attachment, basis_and_through, city_scope, lang
+from .web import CSV, XLSX, attachment, basis_and_through, city_scope, lang, period_or_404
 
 
 def _flat(basis: str, through: str | None, city: City | None):
@@ -68,3 +69,33 @@ def scan_response(scan: Attachment, city: City, period: str) -> Response:
                           attachments.download_name(scan, city, period))
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- vehicle rosters ----------------------------------------------------------------------------
+
+def roster_filter(city_ids) -> vehicles.ExportFilter:
+    """An export's filters from ?period=&category=&powertrain=, within `city_ids` (None: every
+    city); 404 for a malformed month, 400 for an unknown category or powertrain."""
+    period = request.args.get("period") or None
+    if period:
+        period = period_or_404(period)
+    category = request.args.get("category") or None
+    powertrain = request.args.get("powertrain") or None
+    if not vehicles.valid_filter_values(category, powertrain):
+        abort(400)
+    return vehicles.ExportFilter(city_ids, period, category, powertrain)
+
+
+def roster_download(flt: vehicles.ExportFilter, fmt: str, stem: str) -> Response:
+    """The filter's vehicles as CSV (UTF-8 with BOM) or .xlsx, streamed: the first bytes
+    leave at once and memory does not grow with the rows."""
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    language = lang()
+    rows = vehicles.export_rows(db.session, flt)
+    body = (roster_files.export_csv(rows, language) if fmt == "csv"
+            else roster_files.export_xlsx(rows, language))
+    name = "-".join([stem, *(x for x in (flt.period, flt.category, flt.powertrain) if x)])
+    # (attachment() records who took the file before the first byte leaves)
+    return attachment(stream_with_context(body), CSV if fmt == "csv" else XLSX,
+                      f"{name}.{fmt}")

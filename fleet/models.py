@@ -2,7 +2,7 @@
 small derived properties."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from itertools import chain
 
 from flask_login import UserMixin
@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -46,6 +47,8 @@ class Programme(db.Model):
     demo_data: Mapped[bool] = mapped_column(default=False)
     # The stamped scan (盖章扫描件) of the current submission is needed before approval.
     attachment_required: Mapped[bool] = mapped_column(default=False)
+    # From this month on a return needs a vehicle roster to be submitted (empty: never).
+    roster_required_from: Mapped[str | None] = mapped_column(String(7))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
@@ -171,6 +174,9 @@ class MonthlyReturn(db.Model):
     review_comment: Mapped[str] = mapped_column(Text, default="")
     approved_at: Mapped[datetime | None]
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # Vehicles in the month's roster, None when it has none; kept with the return so the
+    # figures read VIN coverage from the returns, never by scanning vehicles.
+    roster_count: Mapped[int | None]
 
     city: Mapped[City] = relationship()
     lines: Mapped[list["ReturnLine"]] = relationship(
@@ -255,6 +261,9 @@ class ReturnRevision(db.Model):
     # SHA-256 (hex) of this revision's canonical form chained to the previous revision's
     # hash (fleet.domain.integrity.revision_hash); `flask fleet verify` recomputes it.
     hash: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the month's roster sorted by VIN (fleet.domain.roster.roster_digest), so a
+    # roster changed after the submission is detectable; None without a roster.
+    roster_sha256: Mapped[str | None] = mapped_column(String(64))
 
     created_by: Mapped[User | None] = relationship()
     monthly_return: Mapped[MonthlyReturn] = relationship()
@@ -424,3 +433,62 @@ class Attachment(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     uploaded_by: Mapped[User | None] = relationship()
+class Vehicle(db.Model):
+    """One newly deployed NEV of a city-month's roster (车辆明细). A VIN is counted once in
+    the whole country: the unique constraint holds it against any race."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vin: Mapped[str] = mapped_column(String(17))
+    return_id: Mapped[int] = mapped_column(ForeignKey("monthly_return.id", ondelete="CASCADE"))
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    category: Mapped[str] = mapped_column(String(16))
+    powertrain: Mapped[str] = mapped_column(String(8))
+    in_service_date: Mapped[date]
+    plate: Mapped[str] = mapped_column(String(16), default="")
+    operator: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(100), default="")
+    maker: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("vin", name="uq_vehicle_vin"),
+        Index("ix_vehicle_return", "return_id", "vin"),
+        Index("ix_vehicle_city_period", "city_id", "period"),
+        Index("ix_vehicle_period", "period"),
+    )
+
+
+class RosterConflict(db.Model):
+    """A refused claim of a VIN already counted: who tried, when, and which city-month
+    holds it (the city clerk is not told the other city; the ministry sees both)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    vin: Mapped[str] = mapped_column(String(17), index=True)
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    username: Mapped[str] = mapped_column(String(64), default="")
+    holder_city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    holder_period: Mapped[str] = mapped_column(String(7))
+    source: Mapped[str] = mapped_column(String(16), default="upload")
+
+    city: Mapped[City] = relationship(foreign_keys=[city_id])
+    holder_city: Mapped[City] = relationship(foreign_keys=[holder_city_id])
+
+
+class RosterUpload(db.Model):
+    """A roster file between its dry run and its confirmation (or its error download).
+
+    Kept in the database, not on one web node's disk, so any node can confirm it.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    sha256: Mapped[str] = mapped_column(String(64))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

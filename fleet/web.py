@@ -69,7 +69,7 @@ def refuse_illegal_input():
     message = _("The request contains control characters (such as NUL), which are not "
                 "accepted. Please remove them and try again.")
     if request.path.startswith("/api/"):
-        return {"error": message}, 400
+        return problem(400, message)
     return render_template("errors/400.html", message=message), 400
 
 

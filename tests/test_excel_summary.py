@@ -161,7 +161,7 @@ def test_the_summary_is_ready_for_reading_filtering_and_printing(client, auth, t
     book = sheets(data)
     by_city, by_month, flat = book["按城市"], book["按月份"], book["明细数据"]
     assert (by_city.freeze_panes, by_month.freeze_panes, flat.freeze_panes) == ("C2", "B2", "A2")
-    assert by_city.auto_filter.ref == "A1:Y26"
+    assert by_city.auto_filter.ref == "A1:AA26"  # the last two: VIN-backed NEVs, coverage
     assert flat.auto_filter.ref == f"A1:J{flat.max_row}"
     assert by_city["F2"].number_format == "#,##0" and by_city["O2"].number_format == "0.0%"
     assert flat["H2"].number_format == "#,##0"

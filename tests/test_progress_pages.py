@@ -43,10 +43,14 @@ def test_dashboard_headline_and_city_table(client, auth, data):
     assert "进度滞后" in html  # projection 904 is far below 700,000
     assert 'id="kpi-projection">904' in html
     assert "报送口径：统计已报送和已通过的月报" in html
-    # City, target, cumulative, % of target, this month, NEV share, missing, late
-    assert city_row(html, "440300") == ["深圳市", "1,000", "47", "4.7%", "0", "90.4%", "1", "1"]
-    assert city_row(html, "110000") == ["北京市", "2,000", "62", "3.1%", "12", "86.1%", "1", "1"]
-    assert city_row(html, "320200") == ["无锡市", "—", "4", "—", "0", "40.0%", "2", "0"]
+    # City, target, cumulative, % of target, this month, NEV share, VIN coverage (no
+    # rosters here: 0 %), missing, late
+    assert city_row(html, "440300") == ["深圳市", "1,000", "47", "4.7%", "0", "90.4%", "0.0%",
+                                        "1", "1"]
+    assert city_row(html, "110000") == ["北京市", "2,000", "62", "3.1%", "12", "86.1%", "0.0%",
+                                        "1", "1"]
+    assert city_row(html, "320200") == ["无锡市", "—", "4", "—", "0", "40.0%", "0.0%", "2",
+                                        "0"]
     assert 'data-city="120000"' not in html  # inactive: not in the table
     assert re.search(r'data-category="postal">.*?40\.0%', html, re.S)
     assert re.search(r'data-powertrain="fcev"><td>燃料电池</td><td class="num">7<', html)

@@ -94,4 +94,4 @@ def csrf_for_sessions():
         csrf.protect()
 
 
-from . import docs, exports, returns, views  # noqa: E402,F401
+from . import docs, exports, returns, vehicles, views  # noqa: E402,F401

@@ -136,6 +136,27 @@ class FigureQuery(BaseModel):
                              description="One city's figures (a city user: its own only)")
 
 
+class VehicleQuery(BaseModel):
+    """Which vehicles: one city (a city user: its own only), month, sector, powertrain."""
+
+    city: str | None = Field(None, examples=["440300"])
+    period: str | None = Field(None, pattern=PERIOD_PATTERN, examples=["2026-03"])
+    category: str | None = Field(None, examples=["bus"])
+    powertrain: str | None = Field(None, examples=["bev"])
+    page: int | None = Field(None, ge=1, le=100_000, examples=[1])
+
+
+class VehiclePage(BaseModel):
+    """One page of vehicles (100 a page) and the total."""
+
+    page: int
+    per_page: int
+    total: int
+    pages: int
+    filter: dict[str, Any]
+    vehicles: list[dict[str, Any]]
+
+
 class ProgressOut(BaseModel):
     """National progress, and the cities, sectors and months in scope (see README)."""
 
@@ -172,7 +193,8 @@ spec = SpecTree(
     security={"bearer": []},
 )
 
-ERRORS = {"HTTP_401": Problem, "HTTP_403": Problem, "HTTP_404": Problem,
+# 400: any request may carry a character no field accepts (fleet.web.refuse_illegal_input).
+ERRORS = {"HTTP_400": Problem, "HTTP_401": Problem, "HTTP_403": Problem, "HTTP_404": Problem,
           "HTTP_429": Problem}
 WRITE_ERRORS = {**ERRORS, "HTTP_409": Problem, "HTTP_412": Problem, "HTTP_415": Problem,
                 "HTTP_422": Problem, "HTTP_428": Problem}
@@ -180,6 +202,7 @@ FILE_TYPES = {
     "/api/v1/summary.xlsx":
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "/api/v1/flat.csv": "text/csv",
+    "/api/v1/vehicles.csv": "text/csv",
 }
 
 

@@ -38,6 +38,7 @@ def _city(c: figures.CityFigures) -> dict:
             "pct_of_target": c.pct_of_target, "this_month": c.this_month,
             "nev_share": c.nev_share, "charging_points": c.charging_points,
             "swap_stations": c.swap_stations, "charging_per_nev": c.charging_per_nev,
+            "vin_backed": c.vin_backed, "vin_coverage": c.vin_coverage,
             "completeness": _completeness(c.completeness),
             "by_category": [_category(x) for x in c.by_category]}
 
@@ -65,7 +66,8 @@ def _national_details(p: figures.Progress) -> dict:
             "charging_points": p.charging_points, "swap_stations": p.swap_stations,
             "charging_per_nev": p.charging_per_nev, "charging_aim": p.charging_aim,
             "completeness": _completeness(p.completeness),
-            "city_targets_total": p.city_targets_total}
+            "city_targets_total": p.city_targets_total,
+            "vin_backed": p.vin_backed, "vin_coverage": p.vin_coverage}
 
 
 @bp.route("/progress")

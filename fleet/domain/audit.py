@@ -145,6 +145,11 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "user.language": ("修改通知语言", "Language of notices changed"),
     "reminder.send": ("催报", "Reminder sent"),
     "attachment.upload": ("上传盖章扫描件", "Stamped scan uploaded"),
+    "roster.replace": ("导入车辆明细", "Vehicle roster imported"),
+    "roster.add": ("添加车辆", "Vehicle added to the roster"),
+    "roster.remove": ("删除车辆", "Vehicle removed from the roster"),
+    "roster.conflict": ("拒绝重复计入的VIN", "VIN already counted: claim refused"),
+    "demo.vehicles": ("生成演示车辆明细", "Demo rosters generated"),
     "token.create": ("创建接口令牌", "API token created"),
     "token.revoke": ("吊销接口令牌", "API token revoked"),
     "user.change_password": ("修改本人密码", "Own password changed"),
@@ -180,6 +185,7 @@ RECORD_TYPES: dict[str, tuple[str, str]] = {
     "file": ("文件", "File"),
     "integrity": ("数据完整性", "Integrity"),
     "api_token": ("接口令牌", "API token"),
+    "vehicle": ("车辆", "Vehicle"),
 }
 
 # Fields of users, cities, the programme and a return's state; a return's numbers are named

@@ -154,6 +154,10 @@ class CityFigures:
     by_category: tuple[CategoryFigures, ...]
     # Its share of its target is below the share of the window elapsed (None: no target).
     behind_time: bool | None = None
+    # NEVs backed by a VIN: the vehicles of the rosters of the counted returns; their share
+    # of the reported NEVs (None without NEVs). Read from the returns' roster_count.
+    vin_backed: int = 0
+    vin_coverage: float | None = None
 
     def name(self, lang: str) -> str:
         return self.name_zh if lang.startswith("zh") else self.name_en
@@ -230,6 +234,8 @@ class Progress:
     cities: tuple[CityFigures, ...]  # active cities, by code
     city_targets_total: int  # sum of the targets the cities have
     cities_without_target: int
+    vin_backed: int = 0  # NEVs backed by a VIN (the cities' sum)
+    vin_coverage: float | None = None  # vin_backed / nev
 
     @property
     def through(self) -> str:
@@ -405,7 +411,7 @@ def _lines_by_city(session: Session, basis: str, win: Window,
 
 def _returns_by_city(session: Session, basis: str, win: Window,
                      city_ids: Sequence[int] | None) -> dict[int, tuple]:
-    """{city_id: (charging points, swap stations, received, late, returned)}.
+    """{city_id: (charging points, swap stations, received, late, returned, VIN-backed)}.
 
     Infrastructure follows the basis; the counts follow fleet.returns.month_state over the
     months already due, whatever the basis.
@@ -419,6 +425,8 @@ def _returns_by_city(session: Session, basis: str, win: Window,
                    func.sum(case((received, 1), else_=0)),
                    func.sum(case((and_(due, MonthlyReturn.received_late), 1), else_=0)),
                    func.sum(case((and_(due, MonthlyReturn.status == "returned"), 1),
+                                 else_=0)),
+                   func.sum(case((counted, func.coalesce(MonthlyReturn.roster_count, 0)),
                                  else_=0)))
             .join(City, City.id == MonthlyReturn.city_id)
             .where(MonthlyReturn.period >= win.first_period,
@@ -503,7 +511,7 @@ def _city_figures(session: Session, basis: str, win: Window,
         bev, phev, fcev = (sum(getattr(c, p) for c in by_category) for p in POWERTRAIN_CODES)
         nev = bev + phev + fcev
         all_new = sum(c.all_new for c in by_category)
-        cp, sw, received, late, returned = infra.get(city_id, (0, 0, 0, 0, 0))
+        cp, sw, received, late, returned, vin_backed = infra.get(city_id, (0,) * 6)
         out.append(CityFigures(
             city_id=city_id, code=code, name_zh=name_zh, name_en=name_en,
             province_zh=province, batch=batch, target=target, bev=bev, phev=phev, fcev=fcev,
@@ -511,7 +519,8 @@ def _city_figures(session: Session, basis: str, win: Window,
             pct_of_target=_ratio(nev, target), nev_share=_ratio(nev, all_new),
             charging_points=cp, swap_stations=sw, charging_per_nev=_ratio(cp, nev),
             completeness=_completeness(win, received, late, returned),
-            by_category=by_category, behind_time=win.is_behind(_ratio(nev, target))))
+            by_category=by_category, behind_time=win.is_behind(_ratio(nev, target)),
+            vin_backed=vin_backed, vin_coverage=_ratio(vin_backed, nev)))
     return out
 
 
@@ -559,7 +568,9 @@ def national_progress(session: Session, basis: str = "reported", through: str | 
         completeness=completeness, by_category=by_category, by_month=by_month,
         cities=tuple(cities),
         city_targets_total=sum(c.target or 0 for c in cities),
-        cities_without_target=sum(1 for c in cities if c.target is None))
+        cities_without_target=sum(1 for c in cities if c.target is None),
+        vin_backed=sum(c.vin_backed for c in cities),
+        vin_coverage=_ratio(sum(c.vin_backed for c in cities), nev))
 
 
 def city_progress(session: Session, city: City, basis: str = "reported",

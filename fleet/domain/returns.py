@@ -29,7 +29,7 @@ from .audit import Actor, changed_fields, record_event
 from .errors import DomainError, NotAllowed, StaleData
 from .periods import add_months, period_of
 from .programme import due_date, get_programme, is_late, local_today, reporting_periods
-from .reference import CATEGORIES
+from .reference import CATEGORIES, POWERTRAIN_CODES
 from .rules import (
     HISTORY_MONTHS,
     MAX_REASON_LENGTH,
@@ -44,6 +44,7 @@ from .rules import (
     warnings_for,
 )
 from .text import clean_text
+from .vehicles import roster_counts, roster_digest
 
 EDITABLE = ("draft", "returned")
 COUNTED = RECEIVED_STATUSES
@@ -203,6 +204,9 @@ def save_return(session: Session, actor: Actor, city: City, period: str, raw: di
     ret = find_return(session, city, period)
     require_editable(actor, city, ret)
     _check_version(ret, expected_version)
+    raw = _with_roster_counts(session, ret, raw)
+    if submit:
+        _require_roster(programme, ret, period)
     result = check(session, programme, city, period, raw, today)
     if not result.ok:
         raise ValidationFailed(result)
@@ -251,7 +255,27 @@ def _mark_submitted(session: Session, actor: Actor, ret: MonthlyReturn, programm
         city_code=ret.city.code, period=ret.period, number=revision.number, created_at=now,
         created_by_id=revision.created_by_id, late=revision.late, data=revision.data,
         previous=previous_hash)
+    revision.roster_sha256 = (roster_digest(session, ret.id)
+                              if ret.roster_count is not None else None)
     session.add(revision)
+
+
+def _with_roster_counts(session: Session, ret: MonthlyReturn | None, raw: dict) -> dict:
+    """With a roster, the NEV counts are the roster's, whatever the form or file says."""
+    if ret is None or ret.roster_count is None:
+        return raw
+    counts = roster_counts(session, ret.id)
+    return {**raw, **{f"{c.code}_{p}": counts.get((c.code, p), 0)
+                      for c in CATEGORIES for p in POWERTRAIN_CODES}}
+
+
+def _require_roster(programme: Programme, ret: MonthlyReturn | None, period: str) -> None:
+    """From the programme's `roster_required_from` month on, no submission without a roster."""
+    required = programme.roster_required_from
+    if required and period >= required and (ret is None or ret.roster_count is None):
+        raise DomainError(_l("From %(month)s on, a return can only be submitted with its "
+                             "vehicle roster: please upload the roster first.",
+                             month=required))
 
 
 def submit_saved(session: Session, actor: Actor, ret: MonthlyReturn,

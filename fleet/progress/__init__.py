@@ -6,4 +6,4 @@ from flask import Blueprint
 # No URL prefix: the pages live under /progress/, the files under /excel/.
 bp = Blueprint("progress", __name__)
 
-from . import briefing, downloads, reminders, views  # noqa: E402,F401
+from . import briefing, downloads, reminders, roster, views  # noqa: E402,F401

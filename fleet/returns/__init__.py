@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("returns", __name__)
 
-from . import scans, upload, views  # noqa: E402,F401
+from . import roster, scans, upload, views  # noqa: E402,F401

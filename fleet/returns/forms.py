@@ -37,3 +37,32 @@ class UploadForm(FlaskForm):
 class ConfirmForm(FlaskForm):
     # The checked values of the dry run, signed by the server (see upload._sign).
     token = HiddenField()
+
+
+class RosterUploadForm(FlaskForm):
+    # The content is checked by fleet.domain.roster (and excel.safety), whatever the name.
+    file = FileField(_l("Roster (.xlsx or .csv)"),
+                     validators=[FileRequired(_l("Please choose the file to upload."))],
+                     render_kw={"accept": ".xlsx,.csv"})
+
+
+class ConfirmUploadForm(FlaskForm):
+    # The pending upload; fleet.domain.roster.pending_upload checks it is the user's own.
+    upload_id = HiddenField()
+
+
+class VehicleForm(FlaskForm):
+    """One vehicle; the rules of fleet.domain.vehicle_rules check it, as for an upload."""
+
+    vin = StringField(_l("VIN"), render_kw={"maxlength": 40, "autocomplete": "off"})
+    plate = StringField(_l("Plate"), render_kw={"maxlength": 16})
+    category = StringField(_l("Sector"))
+    powertrain = StringField(_l("Powertrain"))
+    in_service_date = StringField(_l("In-service date"), render_kw={"type": "date"})
+    operator = StringField(_l("Operator"), render_kw={"maxlength": 200})
+    model = StringField(_l("Model"), render_kw={"maxlength": 100})
+    maker = StringField(_l("Maker"), render_kw={"maxlength": 200})
+
+
+class RemoveVehicleForm(FlaskForm):
+    vin = HiddenField()

@@ -9,6 +9,7 @@ zip bomb is refused by its own directory. openpyxl then parses the XML with defu
 
 import io
 import zipfile
+from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -36,6 +37,23 @@ MAX_TOTAL_UNCOMPRESSED = 8 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_CHECKED_ABOVE = 256 * 1024
 
+
+
+@dataclass(frozen=True)
+class ZipBounds:
+    """How much an accepted workbook may hold (the roster's are larger than a return's).
+
+    max_entry: the most any one part may unpack to; None for the return template, whose
+    parts are each bounded by what a template needs (part_limit)."""
+
+    max_entries: int = MAX_ENTRIES
+    max_total: int = MAX_TOTAL_UNCOMPRESSED
+    max_entry: int | None = None
+    max_ratio: int = MAX_RATIO
+
+
+RETURN_BOUNDS = ZipBounds()
+
 WORKBOOK_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
 # Parts that carry programs: VBA projects, Excel 4 macro sheets, ActiveX controls.
 MACRO_MARKERS = ("vbaproject", "macrosheets/", "activex", "macroenabled", "vbadata")
@@ -47,7 +65,7 @@ class UnsafeFile(DomainError):
     """The file is not a workbook we are willing to open; nothing was read from it."""
 
 
-def check_xlsx(data: bytes, filename: str = "") -> None:
+def check_xlsx(data: bytes, filename: str = "", bounds: ZipBounds = RETURN_BOUNDS) -> None:
     """Refuse anything that is not a plain, macro-free, reasonably sized .xlsx.
 
     Raises UnsafeFile with a message for the person who uploaded it.
@@ -68,7 +86,7 @@ def check_xlsx(data: bytes, filename: str = "") -> None:
         raise UnsafeFile(_l("This file is not an Excel workbook (.xlsx), or it is damaged.")
                          ) from error
     with archive:
-        _check_sizes(entries)
+        _check_sizes(entries, bounds)
         names = {info.filename.lower() for info in entries}
         if any(marker in entry for entry in names for marker in MACRO_MARKERS):
             raise UnsafeFile(_l("Workbooks with macros (.xlsm) are not accepted. Please save "
@@ -96,10 +114,10 @@ def part_limit(name: str) -> int:
     return MAX_OTHER_PART
 
 
-def _check_sizes(entries: list[zipfile.ZipInfo]) -> None:
+def _check_sizes(entries: list[zipfile.ZipInfo], bounds: ZipBounds) -> None:
     """Entry count, declared uncompressed sizes (per part and in all) and compression ratios
     (zip bombs), from the zip's directory alone: nothing is inflated yet."""
-    if len(entries) > MAX_ENTRIES:
+    if len(entries) > bounds.max_entries:
         raise UnsafeFile(_l("This workbook has too many parts to be a return template."))
     total = 0
     for info in entries:
@@ -109,8 +127,9 @@ def _check_sizes(entries: list[zipfile.ZipInfo]) -> None:
                                 "password."))
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
-        if (info.file_size > part_limit(info.filename) or total > MAX_TOTAL_UNCOMPRESSED
-                or (info.file_size > RATIO_CHECKED_ABOVE and ratio > MAX_RATIO)):
+        limit = bounds.max_entry if bounds.max_entry is not None else part_limit(info.filename)
+        if (info.file_size > limit or total > bounds.max_total
+                or (info.file_size > RATIO_CHECKED_ABOVE and ratio > bounds.max_ratio)):
             raise UnsafeFile(_l("This workbook would unpack to far more data than a return "
                                 "template holds (part %(part)s); it was not opened.",
                                 part=info.filename[:100]))

@@ -185,13 +185,15 @@ def _widths(ws, widths: list[float]) -> None:
 CITY_SHEET_KEYS = ("code", "city", "province", "batch", "target",
                    *(f"category:{c.code}" for c in CATEGORIES),
                    "nev", "pct_target", "all_new", "nev_share", "this_month", "charging",
-                   "swap", "expected", "received", "late", "missing", "returned")
+                   "swap", "expected", "received", "late", "missing", "returned",
+                   "vin_backed", "vin_coverage")
 CITY_COLUMNS = {key: get_column_letter(index)
                 for index, key in enumerate(CITY_SHEET_KEYS, start=1)}
 _CITY_HEADINGS = {"nev": "nev_total", "expected": "expected_returns"}
 _CITY_WIDTHS = {"code": 10, "batch": 7, "target": 11, "nev": 12, "pct_target": 10,
                 "all_new": 12, "nev_share": 10, "this_month": 10, "charging": 11, "swap": 10,
-                "expected": 9, "received": 9, "late": 8, "missing": 8, "returned": 9}
+                "expected": 9, "received": 9, "late": 8, "missing": 8, "returned": 9,
+                "vin_backed": 12, "vin_coverage": 10}
 
 
 def _city_heading(key: str, lang: str) -> str:
@@ -204,7 +206,7 @@ def _city_row(w: "_Writer", city: CityFigures, row: int, lang: str) -> list:
     col = CITY_COLUMNS
     first_cat, last_cat = col[f"category:{CATEGORIES[0].code}"], col[
         f"category:{CATEGORIES[-1].code}"]
-    n, e, a = col["nev"], col["target"], col["all_new"]
+    n, e, a, vb = col["nev"], col["target"], col["all_new"], col["vin_backed"]
     c = city.completeness
     return [
         city.code, w.text(city.name(lang)), w.text(city.province_zh), city.batch,
@@ -216,15 +218,18 @@ def _city_row(w: "_Writer", city: CityFigures, row: int, lang: str) -> list:
         w.cell(f'=IF(N({a}{row})>0,{n}{row}/{a}{row},"")', SHARE),
         w.cell(city.this_month, COUNT), w.cell(city.charging_points, COUNT),
         w.cell(city.swap_stations, COUNT),
-        c.expected, c.received, c.late, c.missing, c.returned]
+        c.expected, c.received, c.late, c.missing, c.returned,
+        w.cell(city.vin_backed, COUNT),
+        w.cell(f'=IF(N({n}{row})>0,{vb}{row}/{n}{row},"")', SHARE)]
 
 
 def _cities_total_row(w: "_Writer", first: int, last: int, lang: str) -> list:
     """Sums of every numeric column; the two shares as ratios of the sums."""
     col, total = CITY_COLUMNS, last + 1
-    n, e, a = col["nev"], col["target"], col["all_new"]
+    n, e, a, vb = col["nev"], col["target"], col["all_new"], col["vin_backed"]
     ratios = {"pct_target": f'=IF(N({e}{total})>0,{n}{total}/{e}{total},"")',
-              "nev_share": f'=IF(N({a}{total})>0,{n}{total}/{a}{total},"")'}
+              "nev_share": f'=IF(N({a}{total})>0,{n}{total}/{a}{total},"")',
+              "vin_coverage": f'=IF(N({n}{total})>0,{vb}{total}/{n}{total},"")'}
     cells = [w.cell(text("total", lang), font=BOLD, fill=TOTAL_FILL), None, None, None]
     for key in CITY_SHEET_KEYS[4:]:
         letter = col[key]

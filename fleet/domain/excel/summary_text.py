@@ -43,6 +43,8 @@ TEXT = {
     "no": ("否", "no"),
     "all_new": ("全部新增车辆（含非新能源）", "All new vehicles (NEV or not)"),
     "nev_share": ("新能源占比", "NEV share"),
+    "vin_backed": ("有VIN明细的新能源汽车（辆）", "NEVs backed by a VIN"),
+    "vin_coverage": ("VIN覆盖率", "VIN coverage"),
     "charging": ("新增公共充电桩（个）", "Public charging points added"),
     "charging_ratio": ("充电桩与新能源汽车之比", "Charging points per NEV"),
     "charging_aim": ("试点目标 1 : 1", "The pilot aims at 1 : 1"),

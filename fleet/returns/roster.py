@@ -1,0 +1,252 @@
+"""The city's vehicle roster of a month: template, upload with a dry run, confirmation, the paged
+list with add and remove of one vehicle, the failing rows and the city's own exports."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from .. import downloads
+from ..domain import returns, roster, vehicles
+from ..domain.errors import DomainError
+from ..domain.excel import roster_files
+from ..domain.excel.safety import UnsafeFile
+from ..domain.programme import get_programme
+from ..domain.reference import (
+    CATEGORIES,
+    CATEGORY_BY_CODE,
+    POWERTRAIN_BY_CODE,
+    POWERTRAINS,
+    label,
+)
+from ..domain.vehicle_rules import COLUMNS, column_label, fold
+from ..extensions import db
+from ..web import (
+    XLSX,
+    attachment,
+    current_actor,
+    format_period_for_user,
+    lang,
+    period_or_404,
+    roles_required,
+)
+from . import bp
+from .forms import ConfirmUploadForm, RemoveVehicleForm, RosterUploadForm, VehicleForm
+
+UPLOAD_ENDPOINTS = ("returns.roster_upload",)
+
+
+@bp.record_once
+def _raise_upload_limit(state) -> None:
+    """The roster upload may be larger than MAX_CONTENT_LENGTH (5 MiB, right for everything
+    else). The limit must be raised before the CSRF check reads the form, so this hook goes
+    first among the app's before-request functions."""
+
+    def raise_limit():
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            request.max_content_length = state.app.config.get(
+                "ROSTER_MAX_CONTENT_LENGTH", roster.MAX_UPLOAD_BYTES)
+
+    state.app.before_request_funcs.setdefault(None, []).insert(0, raise_limit)
+
+
+def _month(period: str):
+    """The user's own city, the month, its return (or None) and whether it can change."""
+    period = period_or_404(period)
+    city = current_user.city  # always the user's own city, whatever the request says
+    ret = returns.find_return(db.session, city, period)
+    editable = ((ret is None or ret.status in returns.EDITABLE)
+                and not returns.period_problems(get_programme(db.session), period))
+    return period, city, ret, editable
+
+
+@bp.route("/returns/<period>/roster")
+@roles_required("city")
+def roster_page(period: str):
+    """The month's vehicles: paged, searchable by VIN or plate; upload, add, remove."""
+    return _roster_page(period)
+
+
+def _roster_page(period: str, vehicle_form: VehicleForm | None = None, status: int = 200):
+    """The roster page; with the vehicle form as typed and 422 when adding one failed."""
+    period, city, ret, editable = _month(period)
+    search = fold(request.args.get("q"))[:17]
+    page = request.args.get("page", 1, type=int)
+    listing = (vehicles.month_page(db.session, ret.id, search, page) if ret is not None
+               else vehicles.VehiclePage([], 0, 1, 1))
+    return render_template(
+        "returns/roster.html", period=period, city=city, ret=ret, editable=editable,
+        listing=listing, search=search, upload_form=RosterUploadForm(),
+        vehicle_form=vehicle_form or VehicleForm(formdata=None),
+        remove_form=RemoveVehicleForm(),
+        counts=vehicles.roster_counts(db.session, ret.id) if ret is not None else {},
+        categories=CATEGORIES, powertrains=POWERTRAINS, name_of=_name_of), status
+
+
+def _name_of(code: str) -> str:
+    """A category's or powertrain's name in the user's language."""
+    item = CATEGORY_BY_CODE.get(code) or POWERTRAIN_BY_CODE.get(code)
+    return label(item, lang()) if item else code
+
+
+@bp.route("/returns/<period>/roster/template.xlsx")
+@roles_required("city")
+def roster_template(period: str):
+    """The blank roster template of the user's city for the month."""
+    period, city, _ret, _editable = _month(period)
+    return attachment(roster_files.build_roster_template(city, period, lang()), XLSX,
+                      f"fleet-roster-template-{city.code}-{period}.xlsx")
+
+
+@bp.route("/returns/<period>/roster/upload", methods=["POST"])
+@roles_required("city")
+def roster_upload(period: str):
+    """The dry run of an uploaded roster: every problem, the counts it gives. Saves no
+    vehicle and changes no return; the file waits for the confirmation, and refused claims
+    of VINs counted elsewhere are kept for the ministry."""
+    period, city, ret, editable = _month(period)
+    form = RosterUploadForm()
+    if not form.validate_on_submit():
+        flash(_("Please choose the file to upload."), "danger")
+        return redirect(url_for("returns.roster_page", period=period)), 303
+    data = form.file.data.read()
+    filename = form.file.data.filename or ""
+    actor = current_actor()
+    try:
+        file = roster.read_roster(data, filename)
+        check = roster.preview(db.session, actor, city, period, file, lang())
+    except (DomainError, UnsafeFile) as refused:
+        db.session.rollback()
+        flash(refused.message, "danger")
+        return render_template("returns/roster_refused.html", period=period, city=city,
+                               message=refused.message), 400
+    roster.record_conflicts(db.session, actor, check, "upload")
+    upload = roster.keep_upload(db.session, actor, city, period, data, filename)
+    db.session.commit()
+    return render_template(
+        "returns/roster_preview.html", period=period, city=city, ret=ret, check=check,
+        upload_id=upload.id, listed=check.errors[:roster.LISTED_PROBLEMS],
+        warnings=check.warnings[:roster.LISTED_PROBLEMS],
+        confirm=ConfirmUploadForm(upload_id=str(upload.id)) if check.ok else None,
+        categories=CATEGORIES, powertrains=POWERTRAINS,
+        column=lambda c: column_label(c, lang()))
+
+
+def _pending(city, period: str, upload_id) -> tuple:
+    upload = roster.pending_upload(db.session, current_actor(), city, period,
+                                   _int(upload_id))
+    if upload is None:
+        return None, None
+    return upload, roster.read_roster(upload.data, upload.filename)
+
+
+def _int(text) -> int:
+    try:
+        return int(text)
+    except (TypeError, ValueError):
+        return -1
+
+
+@bp.route("/returns/<period>/roster/confirm", methods=["POST"])
+@roles_required("city")
+def roster_confirm(period: str):
+    """Replace the month's roster with the checked file, all or nothing."""
+    period, city, _ret, _editable = _month(period)
+    form = ConfirmUploadForm()
+    if not form.validate_on_submit():
+        abort(400)
+    upload, file = _pending(city, period, form.upload_id.data)
+    if upload is None:
+        flash(_("This check of the upload has expired. Please upload the file again."),
+              "warning")
+        return redirect(url_for("returns.roster_page", period=period))
+    actor = current_actor()
+    try:
+        check, notes = roster.replace_roster(db.session, actor, city, period, file, lang())
+    except roster.RosterHasErrors as failed:
+        db.session.rollback()
+        roster.record_conflicts(db.session, actor, failed.check, "upload")
+        db.session.commit()
+        flash(failed.message, "danger")
+        return redirect(url_for("returns.roster_page", period=period))
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "danger")
+        return redirect(url_for("returns.roster_page", period=period))
+    db.session.delete(upload)
+    db.session.commit()
+    flash(_("The roster of %(month)s was saved: %(n)s vehicles. The return's NEV counts now "
+            "come from it.", month=format_period_for_user(period), n=f"{len(check.vehicles):,}"),
+          "success")
+    for note in notes:
+        flash(str(note), "warning")
+    return redirect(url_for("returns.roster_page", period=period))
+
+
+@bp.route("/returns/<period>/roster/errors/<int:upload_id>.xlsx")
+@roles_required("city")
+def roster_errors(period: str, upload_id: int):
+    """Every failing row of a checked upload, with a message column."""
+    period, city, ret, _editable = _month(period)
+    upload, file = _pending(city, period, upload_id)
+    if upload is None:
+        abort(404)
+    check = roster.check_rows(db.session, city, period, file.rows, ret, lang())
+    headers, rows = roster.error_rows(check, file, lang())
+    return attachment(roster_files.errors_workbook(headers, rows), XLSX,
+                      f"fleet-roster-errors-{city.code}-{period}.xlsx")
+
+
+@bp.route("/returns/<period>/roster/add", methods=["POST"])
+@roles_required("city")
+def roster_add(period: str):
+    """Add one vehicle, with every rule of an uploaded row."""
+    period, city, _ret, _editable = _month(period)
+    form = VehicleForm()
+    raw = {name: form[name].data for name in COLUMNS}
+    actor = current_actor()
+    try:
+        check, notes = roster.add_vehicle(db.session, actor, city, period, raw, lang())
+    except roster.RosterHasErrors as failed:
+        db.session.rollback()
+        roster.record_conflicts(db.session, actor, failed.check, "form")
+        db.session.commit()
+        for p in failed.check.errors:
+            flash(f"{column_label(p.column, lang())}: {p.message}", "danger")
+        return _roster_page(period, form, 422)  # shown again as typed, with the errors
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "danger")
+        return _roster_page(period, form, 422)
+    db.session.commit()
+    flash(_("Vehicle %(vin)s added.", vin=check.vehicles[0]["vin"]), "success")
+    for p in check.warnings:
+        flash(f"{column_label(p.column, lang())}: {p.message}", "warning")
+    for note in notes:
+        flash(str(note), "warning")
+    return redirect(url_for("returns.roster_page", period=period))
+
+
+@bp.route("/returns/<period>/roster/remove", methods=["POST"])
+@roles_required("city")
+def roster_remove(period: str):
+    """Remove one vehicle from the month's roster."""
+    period, city, _ret, _editable = _month(period)
+    form = RemoveVehicleForm()
+    try:
+        roster.remove_vehicle(db.session, current_actor(), city, period, form.vin.data or "")
+    except DomainError as refused:
+        db.session.rollback()
+        flash(refused.message, "danger")
+        return redirect(url_for("returns.roster_page", period=period)), 303
+    db.session.commit()
+    flash(_("Vehicle %(vin)s removed.", vin=fold(form.vin.data)), "success")
+    return redirect(url_for("returns.roster_page", period=period))
+
+
+@bp.route("/returns/roster.<fmt>")
+@roles_required("city")
+def roster_export(fmt: str):
+    """The city's own vehicles (?period=, ?category=, ?powertrain=) as CSV or .xlsx."""
+    city = current_user.city
+    return downloads.roster_download(downloads.roster_filter([city.id]), fmt,
+                                     f"fleet-roster-{city.code}")

@@ -96,6 +96,11 @@ class UploadPreview:
     def changed(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.changed)
 
+    @property
+    def error_fields(self) -> frozenset[str]:
+        """The fields with an error, so their rows stand out from rows that merely change."""
+        return frozenset(p.field for p in self.errors if p.field)
+
 
 class UploadRejected(DomainError):
     """The upload breaks the rules; `problems` says where. Nothing was saved."""

@@ -1,0 +1,178 @@
+"""What a clerk, a reviewer and an admin trip on, tried in a real browser (issue 11).
+
+Playwright drives Debian's Chromium against the app served by a real server thread (the
+fixtures of test_browser). Screenshots of the city form, the upload preview with errors, the
+grid at 1366 px and the dashboard are kept in build/screenshots (FLEET_SCREENSHOT_DIR)."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fleet.domain.excel.template import build_return_template
+
+from .excel_helpers import fill
+from .factories import make_return
+from .returns_helpers import the_return, this_month, window_around_today
+from .test_browser import CHROMIUM, browser, live_server, sign_in  # noqa: F401
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here (apt-get install chromium)"),
+]
+
+SHOTS = Path(os.environ.get("FLEET_SCREENSHOT_DIR")
+             or Path(__file__).resolve().parent.parent / "build" / "screenshots")
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot where a person can open it after the run."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000
+    return path
+
+
+def bev_of(category: str) -> int:
+    """Battery-electric vehicles of a sector in Shenzhen's return of this month, read fresh."""
+    return {line.category: line.bev for line in the_return().lines}[category]
+
+
+@pytest.fixture
+def city_page(live_server, browser, request):  # noqa: F811
+    """A city clerk of Shenzhen signed in, on this month's return form."""
+    app, base = live_server
+    users = request.getfixturevalue("users")
+    window_around_today()
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    sign_in(page, base, users["city"].username)
+    page.goto(f"{base}/returns/{this_month()}")
+    return page, base
+
+
+# --- 1. a click, then 120, gives 120 ------------------------------------------------------------
+
+def test_a_click_then_typing_replaces_the_number(city_page):
+    page, base = city_page
+    field = page.locator("input[name=bus_bev]")
+    assert field.input_value() == ""  # empty means 0 ...
+    assert field.get_attribute("placeholder") == "0"  # ... and the grey 0 says so
+    field.click()
+    page.keyboard.type("120")
+    assert field.input_value() == "120"
+    page.fill("input[name=bus_all_new]", "150")
+    page.click("button[name=save]")
+    page.wait_for_load_state()
+    assert bev_of("bus") == 120
+    # A saved number: a click selects it, so typing replaces it.
+    field = page.locator("input[name=bus_bev]")
+    assert field.input_value() == "120"
+    field.click()
+    page.keyboard.type("95")
+    assert field.input_value() == "95"
+
+
+# --- 2. every error at once, on the form and in the upload preview ---------------------------
+
+def test_the_form_reports_every_error_at_once(city_page):
+    page, base = city_page
+    page.fill("input[name=bus_bev]", "十二")
+    page.fill("input[name=taxi_bev]", "30")
+    page.fill("input[name=taxi_all_new]", "20")
+    page.click("button[name=save]")
+    page.wait_for_load_state()
+    assert "is-invalid" in page.get_attribute("input[name=bus_bev]", "class")
+    assert "is-invalid" in page.get_attribute("input[name=taxi_all_new]", "class")
+    assert "超过该领域全部新增车辆（20）" in page.inner_text("#return-form")
+    assert the_return() is None
+
+
+def test_the_upload_preview_lists_every_error_and_marks_their_rows(city_page, live_server):
+    page, base = city_page
+    from fleet.domain.cities import city_by_code
+    from fleet.extensions import db
+
+    city = city_by_code(db.session, "440300")
+    data = fill(build_return_template(city, this_month(), "zh"),
+                {"C9": "十二", "B11": 30, "C11": 2, "F11": 20, "B7": 5, "F7": 10})
+    page.goto(f"{base}/returns/{this_month()}/upload")
+    page.set_input_files("input[type=file]", files=[{
+        "name": "月报.xlsx", "buffer": data,
+        "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    page.click("#check-upload")
+    page.wait_for_load_state()
+    errors = page.inner_text("#upload-errors")
+    assert "总表!C9" in errors and "总表!F11" in errors  # both, in one round
+    wrong = page.locator("#changes tr.has-error")
+    assert wrong.count() == 2
+    changed = page.locator("#changes tr.changed")
+    assert changed.count() >= 1
+    # An error row does not look like a row that merely changes.
+    colour = "el => getComputedStyle(el.querySelector('td')).backgroundColor"
+    assert wrong.first.evaluate(colour) != changed.first.evaluate(colour)
+    assert "错误" in wrong.first.inner_text()
+    screenshot(page, "upload-preview-errors")
+
+
+# --- 3. the rules' warnings before submitting ---------------------------------------------------
+
+def test_warnings_show_while_typing_and_submitting_asks_to_confirm_them(city_page):
+    page, base = city_page
+    page.fill("input[name=bus_bev]", "290")
+    page.fill("input[name=bus_all_new]", "300")
+    page.fill("input[name=charging_points]", "5000")
+    page.wait_for_selector("#check-warnings")
+    assert "充电桩" in page.inner_text("#check-warnings")
+    page.fill("input[name=charging_points]", "300")
+    page.click("#check-return")
+    page.wait_for_selector("#check-ok")
+    page.fill("input[name=charging_points]", "5000")
+    page.click("#check-return")
+    page.wait_for_selector("#check-warnings")
+    screenshot(page, "city-form")
+    asked = []
+
+    def answer(dialog):
+        asked.append(dialog.message)
+        dialog.dismiss()  # no: go back and correct it
+
+    page.on("dialog", answer)
+    page.click("#submit-return")
+    page.wait_for_function("() => true")
+    page.wait_for_timeout(500)
+    assert asked and "充电桩" in asked[0] and "报送" in asked[0]
+    assert the_return() is None  # nothing was sent
+
+
+# --- 7. two clerks, one return ------------------------------------------------------------------
+
+def test_the_second_clerk_keeps_their_input_beside_the_saved_numbers(city_page, browser):  # noqa: F811
+    page, base = city_page
+    from fleet.domain.cities import city_by_code
+    from fleet.extensions import db
+
+    make_return(city_by_code(db.session, "440300"), this_month(), counts={"bus": {"bev": 10}},
+                all_new={"bus": 20})
+    db.session.commit()
+    page.reload()
+    other = browser.new_page(viewport={"width": 1366, "height": 900})
+    sign_in(other, base, "shenzhen")
+    other.goto(f"{base}/returns/{this_month()}")
+    other.fill("input[name=bus_bev]", "15")
+    other.click("button[name=save]")
+    other.wait_for_load_state()
+
+    page.fill("input[name=taxi_bev]", "120")
+    page.fill("input[name=taxi_all_new]", "130")
+    page.click("button[name=save]")
+    page.wait_for_load_state()
+    assert "其他人修改了这份月报" in page.inner_text("main")
+    mine = page.inner_text("#conflict-table")
+    assert "120" in mine and "130" in mine and "15" in mine
+    assert page.input_value("input[name=bus_bev]") == "15"  # the numbers saved meanwhile
+    page.click("#reapply")
+    assert page.input_value("input[name=taxi_bev]") == "120"
+    page.click("button[name=save]")
+    page.wait_for_load_state()
+    assert bev_of("taxi") == 120 and bev_of("bus") == 10  # all of my input, as listed

@@ -176,3 +176,100 @@ def test_the_second_clerk_keeps_their_input_beside_the_saved_numbers(city_page, 
     page.click("button[name=save]")
     page.wait_for_load_state()
     assert bev_of("taxi") == 120 and bev_of("bus") == 10  # all of my input, as listed
+
+
+# --- 4. the grid says what it means, and hides nothing at 1366 px -----------------------------
+
+@pytest.fixture
+def demo_ministry(live_server, browser, request):  # noqa: F811
+    """The demo returns loaded, and a ministry reviewer signed in at 1366 × 768."""
+    from fleet.domain import demo
+    from fleet.domain.audit import Actor
+    from fleet.extensions import db
+
+    app, base = live_server
+    users = request.getfixturevalue("users")
+    demo.load_demo(db.session, Actor.system("test"))
+    db.session.commit()
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    sign_in(page, base, users["ministry"].username)
+    return page, base
+
+
+COUNTS_AGREE = """() => {
+  const rows = [...document.querySelectorAll('#grid tbody tr')];
+  const out = [];
+  for (const row of rows) {
+    const red = row.querySelectorAll('td[data-state=late]').length;
+    const marked = row.querySelectorAll('td[data-late]').length;
+    out.push([row.dataset.city, red, +row.querySelector('[data-count=overdue]').textContent,
+              marked, +row.querySelector('[data-count=late]').textContent]);
+  }
+  return out;
+}"""
+
+
+def test_the_grid_counts_overdue_and_late_apart_and_they_agree(demo_ministry):
+    page, base = demo_ministry
+    page.goto(f"{base}/progress/grid")
+    legend = page.inner_text("#legend")
+    assert "逾期未报" in legend and "迟报" in legend
+    header = page.inner_text("#grid thead")
+    assert "逾期未报" in header and "迟报" in header
+    rows = page.evaluate(COUNTS_AGREE)
+    assert len(rows) == 25  # every active pilot city of the demo
+    assert sum(r[1] for r in rows) > 0 and sum(r[3] for r in rows) > 0  # both occur
+    for city, red, overdue, marked, late in rows:
+        assert (red, marked) == (overdue, late), city  # cells and the row's counts agree
+    totals = page.evaluate("""() => ['late', 'overdue'].map(kind => +document.querySelector(
+        `#grid tfoot tr[data-count=${kind}] td.fw-semibold`).textContent)""")
+    assert totals == [sum(r[4] for r in rows), sum(r[2] for r in rows)]
+    summary = page.inner_text("#grid-summary")
+    assert f"迟报 {totals[0]} 份" in summary and f"逾期未报 {totals[1]} 份" in summary
+    # The column totals add up to the same.
+    columns = page.evaluate("""() => [...document.querySelectorAll(
+        '#grid tfoot tr[data-count=overdue] td')].slice(0, -4).map(td => +td.textContent || 0)""")
+    assert sum(columns) == totals[1]
+
+
+VISIBLE = """selector => {
+  const el = document.querySelector(selector);
+  const r = el.getBoundingClientRect();
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  if (x < 0 || y < 0 || x > innerWidth || y > innerHeight) return false;
+  const hit = document.elementFromPoint(x, y);
+  return !!hit && (hit === el || el.contains(hit));
+}"""
+
+
+def test_the_grid_at_1366_keeps_headers_cities_and_totals_in_sight(demo_ministry):
+    page, base = demo_ministry
+    page.goto(f"{base}/progress/grid")
+    page.locator("#grid").evaluate("el => el.closest('.grid-scroll, .table-responsive')"
+                                   ".scrollIntoView({block: 'end', behavior: 'instant'})")
+    total = "#grid tfoot tr[data-count=missing] td:last-child"
+    assert page.evaluate(VISIBLE, total), "the totals are out of sight"
+    assert page.evaluate(VISIBLE, "#grid thead th:last-child")
+    # Scrolled to the last city and the last month: headers and city names stay.
+    page.locator("#grid").evaluate("el => { const box = el.parentElement; "
+                                   "box.scrollTop = box.scrollHeight; "
+                                   "box.scrollLeft = box.scrollWidth; }")
+    assert page.evaluate(VISIBLE, "#grid tbody tr:last-child td:nth-last-child(5)")
+    assert page.evaluate(VISIBLE, "#grid thead th:nth-last-child(5)")  # the last month
+    assert page.evaluate(VISIBLE, "#grid tbody tr:last-child th.city")
+    assert page.evaluate(VISIBLE, total)
+    page.locator("#grid").evaluate("el => { el.parentElement.scrollTop = 0; "
+                                   "el.parentElement.scrollLeft = 0; }")
+    page.evaluate("window.scrollTo({top: 0, behavior: 'instant'})")
+    screenshot(page, "grid-1366")
+
+
+def test_the_dashboard(demo_ministry):
+    page, base = demo_ministry
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto(f"{base}/progress/")
+    assert "全国" in page.inner_text("main")
+    page.evaluate("window.scrollTo({top: document.body.scrollHeight, behavior: 'instant'})")  # the lazy charts load
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth)")
+    screenshot(page, "dashboard")

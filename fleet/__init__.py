@@ -136,7 +136,7 @@ def register_request_hooks(app: Flask) -> None:
     @app.before_request
     def expire_idle_session():
         """Sign out a user idle for longer than the session lifetime (checked server-side)."""
-        if request.endpoint in (None, "static", "bootstrap.static"):
+        if request.endpoint in (None, "static", "bootstrap.static", "main.favicon"):
             return None
         if not current_user.is_authenticated:
             return None
@@ -161,7 +161,7 @@ def register_request_hooks(app: Flask) -> None:
         if (current_user.is_authenticated and current_user.must_change_password
                 and request.endpoint not in ("auth.change_password", "auth.logout",
                                              "main.set_language", "static",
-                                             "bootstrap.static")):
+                                             "bootstrap.static", "main.favicon")):
             if request.path.startswith("/api/"):
                 return {"error": "password change required"}, 403
             return redirect(url_for("auth.change_password"))

@@ -273,3 +273,39 @@ def test_the_dashboard(demo_ministry):
     page.wait_for_load_state("networkidle")
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth)")
     screenshot(page, "dashboard")
+
+
+# --- 6. a menu on one line, an icon ------------------------------------------------------------
+
+ONE_LINE = """() => [...document.querySelectorAll(
+    'nav .nav-link, nav .navbar-brand, #whoami, nav button, nav .lang-switch')]
+  .filter(el => el.offsetParent !== null)
+  .filter(el => el.getClientRects().length > 1 || el.getBoundingClientRect().height > 44)
+  .map(el => el.textContent.trim())"""
+
+
+@pytest.mark.parametrize("role", ["admin", "ministry", "city"])
+def test_the_menu_fits_at_1280_and_collapses_below(live_server, browser, request, role):  # noqa: F811
+    app, base = live_server
+    users = request.getfixturevalue("setup")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    sign_in(page, base, users[role].username)
+    for width in (1280, 1366, 1920):
+        page.set_viewport_size({"width": width, "height": 800})
+        assert page.evaluate(ONE_LINE) == [], width  # no item wraps
+        assert page.locator("nav.navbar").bounding_box()["height"] < 70, width
+        assert not page.locator(".navbar-toggler").is_visible()
+    page.set_viewport_size({"width": 1024, "height": 800})
+    assert page.locator(".navbar-toggler").is_visible()
+    page.click(".navbar-toggler")
+    page.wait_for_selector("#mainnav.show")
+    assert page.evaluate(ONE_LINE) == []
+
+
+def test_every_page_has_an_icon(live_server):  # noqa: F811
+    app, base = live_server
+    client = app.test_client()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype == "image/vnd.microsoft.icon" and response.data[:4] == b"\0\0\1\0"
+    assert 'rel="icon"' in client.get("/login").get_data(as_text=True)

@@ -309,3 +309,70 @@ def test_every_page_has_an_icon(live_server):  # noqa: F811
     assert response.status_code == 200
     assert response.mimetype == "image/vnd.microsoft.icon" and response.data[:4] == b"\0\0\1\0"
     assert 'rel="icon"' in client.get("/login").get_data(as_text=True)
+
+
+# --- 8. accessibility: axe-core, WCAG 2.1 A and AA, on every page of every role ---------------
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"
+AXE_RUN = """async () => {
+  const result = await axe.run(document, {runOnly: {type: 'tag',
+      values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}});
+  return result.violations.map(v => v.id + ' (' + v.impact + '): ' +
+      v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(' | '));
+}"""
+
+
+def pages_of(role: str, month: str, ret_id: int, user_id: int) -> list[str]:
+    """Every page a role reaches, with a real example of each parameter."""
+    common = ["/account/password"]
+    by_role = {
+        "city": ["/returns", f"/returns/{month}", f"/returns/{month}/upload",
+                 "/progress/cities/440300", "/returns/2099-01"],
+        "ministry": ["/review/", f"/review/returns/{ret_id}", "/progress/", "/progress/grid",
+                     "/progress/cities/440300"],
+        "viewer": ["/progress/", "/progress/grid", "/progress/cities/110000"],
+        "admin": ["/admin/users", "/admin/users/new", f"/admin/users/{user_id}",
+                  "/admin/cities", "/admin/cities/new", "/admin/cities/440300",
+                  "/admin/programme", "/admin/audit", "/progress/", "/progress/grid"],
+    }
+    return by_role[role] + common
+
+
+def axe_violations(page) -> list[str]:
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_RUN)
+
+
+def test_no_accessibility_violations_on_any_page(live_server, browser, request):  # noqa: F811
+    from sqlalchemy import select
+
+    from fleet.domain import demo
+    from fleet.domain.audit import Actor
+    from fleet.extensions import db
+    from fleet.models import MonthlyReturn
+
+    app, base = live_server
+    users = request.getfixturevalue("users")
+    demo.load_demo(db.session, Actor.system("test"))
+    db.session.commit()
+    window_around_today()
+    ret_id = db.session.scalar(select(MonthlyReturn.id).order_by(MonthlyReturn.id.desc()))
+    month = this_month()
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    found = {}
+    page.goto(f"{base}/login")
+    found["/login"] = axe_violations(page)
+    for role in ("city", "ministry", "viewer", "admin"):
+        sign_in(page, base, users[role].username)
+        urls = pages_of(role, month, ret_id, users["city"].id)
+        menu = page.evaluate("() => [...document.querySelectorAll('nav a.nav-link')]"
+                             ".map(a => new URL(a.href).pathname)")
+        assert set(menu) - {"/progress/my-city"} <= set(urls), role  # every menu page
+        for url in urls:
+            page.goto(base + url)
+            page.wait_for_load_state()
+            found[f"{role} {url}"] = axe_violations(page)
+        page.click("nav button[type=submit]")
+        page.wait_for_load_state()
+    bad = {where: v for where, v in found.items() if v}
+    assert not bad, "\n".join(f"{w}: {v}" for w, v in bad.items())

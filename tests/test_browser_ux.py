@@ -88,7 +88,7 @@ def test_the_form_reports_every_error_at_once(city_page):
     assert the_return() is None
 
 
-def test_the_upload_preview_lists_every_error_and_marks_their_rows(city_page, live_server):
+def test_the_upload_preview_lists_every_error_and_marks_their_rows(city_page):
     page, base = city_page
     from fleet.domain.cities import city_by_code
     from fleet.extensions import db
@@ -269,7 +269,8 @@ def test_the_dashboard(demo_ministry):
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{base}/progress/")
     assert "全国" in page.inner_text("main")
-    page.evaluate("window.scrollTo({top: document.body.scrollHeight, behavior: 'instant'})")  # the lazy charts load
+    # Scrolled to the bottom, the lazy charts load.
+    page.evaluate("window.scrollTo({top: document.body.scrollHeight, behavior: 'instant'})")
     page.wait_for_load_state("networkidle")
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth)")
     screenshot(page, "dashboard")

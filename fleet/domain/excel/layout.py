@@ -8,8 +8,8 @@ each sector, totals, then the infrastructure added and the notes.
 import unicodedata
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.workbook.defined_name import DefinedName
 
 from ..reference import CATEGORIES, POWERTRAINS, label

@@ -377,3 +377,70 @@ def test_no_accessibility_violations_on_any_page(live_server, browser, request):
         page.wait_for_load_state()
     bad = {where: v for where, v in found.items() if v}
     assert not bad, "\n".join(f"{w}: {v}" for w, v in bad.items())
+
+
+# --- 9. small things ----------------------------------------------------------------------------
+
+def test_a_future_month_shows_no_empty_excel_label(city_page):
+    from fleet.domain.periods import add_months
+
+    page, base = city_page
+    page.goto(f"{base}/returns/{add_months(this_month(), 1)}")
+    assert "不能填报未来月份的月报" in page.inner_text("main")
+    assert page.locator("#excel-links").count() == 0
+    assert "Excel:" not in page.inner_text("main")
+
+
+def test_the_wrong_month_upload_names_the_month_as_the_app_does(city_page):
+    from fleet.domain.cities import city_by_code
+    from fleet.domain.periods import add_months, format_period
+    from fleet.extensions import db
+
+    page, base = city_page
+    earlier = add_months(this_month(), -1)
+    data = build_return_template(city_by_code(db.session, "440300"), earlier, "zh")
+    page.goto(f"{base}/returns/{this_month()}/upload")
+    page.set_input_files("input[type=file]", files=[{
+        "name": "月报.xlsx", "buffer": data,
+        "mimeType": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}])
+    page.click("#check-upload")
+    page.wait_for_load_state()
+    text = page.inner_text("main")
+    assert format_period(earlier, "zh") in text and format_period(this_month(), "zh") in text
+    assert earlier not in text  # not "2026-10"
+
+
+def test_the_city_pages_powertrain_table_has_a_heading(city_page):
+    page, base = city_page
+    page.goto(f"{base}/progress/my-city")
+    assert page.inner_text("#powertrain-heading") == "分动力类型"
+    assert page.get_attribute("#powertrain-table", "aria-labelledby") == "powertrain-heading"
+
+
+def test_user_creation_keeps_the_password_and_names_every_rule(live_server, browser, request):  # noqa: F811
+    app, base = live_server
+    users = request.getfixturevalue("setup")
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    sign_in(page, base, users["admin"].username)
+    page.goto(f"{base}/admin/users/new")
+    assert "不得包含用户名" in page.inner_text("#password-rules")
+    page.fill("input[name=username]", "shenzhen")  # taken: the creation fails
+    page.fill("input[name=password]", "Kx7#mPq2Lw9z")
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator(".invalid-feedback").count() >= 1
+    assert page.input_value("input[name=password]") == "Kx7#mPq2Lw9z"
+
+
+def test_the_first_sign_in_asks_for_a_new_password_once(live_server, browser, request):  # noqa: F811
+    from fleet.extensions import db
+
+    app, base = live_server
+    users = request.getfixturevalue("setup")
+    users["viewer"].must_change_password = True
+    db.session.commit()
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    sign_in(page, base, users["viewer"].username)
+    assert "/account/password" in page.url
+    assert page.locator("main .alert").count() == 1
+    assert page.inner_text("main").count("自己的密码") == 1

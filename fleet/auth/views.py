@@ -37,8 +37,7 @@ def login():
             session["lang"] = lang
         login_user(user)
         session.permanent = True
-        if user.must_change_password:
-            flash(_("Please choose your own password before you go on."), "info")
+        if user.must_change_password:  # the page itself says why
             return redirect(url_for("auth.change_password"))
         return redirect(safe_next(request.args.get("next"), url_for("main.index")))
     return render_template("auth/login.html", form=form)

@@ -198,7 +198,7 @@ def register_request_hooks(app: Flask) -> None:
     def expire_session():
         """Sign out a user idle for longer than the idle lifetime, or signed in for longer
         than the absolute one (both checked on the server, whatever the cookie says)."""
-        if request.endpoint in (None, "static", "bootstrap.static"):
+        if request.endpoint in (None, "static", "bootstrap.static", "main.favicon"):
             return None
         if web.is_token_request(request) or not current_user.is_authenticated:
             return None
@@ -217,7 +217,7 @@ def register_request_hooks(app: Flask) -> None:
         if (current_user.is_authenticated and current_user.must_change_password
                 and request.endpoint not in ("auth.change_password", "auth.logout",
                                              "main.set_language", "static",
-                                             "bootstrap.static")):
+                                             "bootstrap.static", "main.favicon")):
             if request.path.startswith("/api/"):
                 from .web import problem
 

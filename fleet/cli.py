@@ -45,7 +45,7 @@ def init_command(admin_name: str):
         policy = _policy()
         password = policy.generate()
         accounts.create_user(db.session, actor, policy, username=admin_name, password=password,
-                             role="admin", display_name="Administrator",
+                             role="admin", display_name="",
                              must_change_password=True)
         click.echo("")
         click.echo(f"First administrator: user name '{admin_name}', one-time password: {password}")

@@ -97,8 +97,8 @@ def test_city_submits_and_ministry_approves_in_a_browser(live_server, browser, t
     page.fill("input[name=bus_all_new]", "41")  # NEVs above all new vehicles: row turns red
     assert "table-danger" in page.get_attribute("tr[data-category=bus]", "class")
     page.fill("input[name=bus_all_new]", "50")
-    page.click("#submit-return")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the rules are checked first, then the form is sent
+        page.click("#submit-return")
     assert "已报送部里" in page.inner_text("main")
     page.screenshot(path=str(tmp_path / "city-submitted.png"), full_page=True)
     sign_out(page)

@@ -28,6 +28,10 @@ def test_init_migrates_loads_cities_and_creates_first_admin_once(make_app, tmp_p
     client = app.test_client()
     response = client.post("/login", data={"username": "admin", "password": password})
     assert response.headers["Location"].endswith("/account/password")
+    # The Chinese interface names the first admin in Chinese: no English display name.
+    whoami = re.search(r'id="whoami">(.*?)</span>', client.get("/account/password")
+                       .get_data(as_text=True), re.S).group(1)
+    assert "Administrator" not in whoami and "admin" in whoami
 
 
 def test_create_user_reads_password_from_stdin(app, runner, cities):

@@ -16,7 +16,7 @@ from fleet.domain.audit import Actor
 from fleet.domain.cities import city_by_code
 from fleet.domain.excel.safety import UnsafeFile, check_xlsx
 from fleet.domain.excel.template import build_return_template
-from fleet.domain.periods import add_months
+from fleet.domain.periods import add_months, format_period
 from fleet.extensions import db
 from fleet.models import AuditEvent
 
@@ -296,7 +296,7 @@ def test_bad_files_are_refused_with_a_clear_message(client, auth, setup, case, m
     response = upload(client, make(template), name)
     assert response.status_code == 422
     page = html.unescape(response.get_data(as_text=True))
-    assert message.format(month=this_month()) in page
+    assert message.format(month=format_period(this_month(), "zh")) in page  # 2026年11月
     assert 'name="token"' not in page
     assert the_return() is None
     # Nothing changed; the only trace is the refusal itself, in the audit log.

@@ -113,7 +113,7 @@ def test_city_page_for_the_ministry(client, auth, data):
     assert re.search(r'data-period="2025-03" data-state="returned"', html)
     assert "原因：公交新增数量有误，请核实" in html
     assert re.search(r'data-period="2025-02" data-state="submitted"', html)
-    assert "逾期报送" in html  # February came in late
+    assert "迟报" in html  # February came in late
     assert "/progress/cities/440300/chart.png?basis=reported&amp;through=2025-03" in html
     page(client, "/progress/cities/999999", 404)
 

@@ -231,7 +231,9 @@ def test_second_editor_does_not_overwrite_the_first(client, auth, setup, make_ap
                            follow_redirects=True)
     page = response.get_data(as_text=True)
     assert "其他人修改了这份月报" in page
-    assert 'name="bus_bev" type="text" value="6"' in page
+    assert 'name="bus_bev" placeholder="0" type="text" value="6"' in page
+    # ...and the second clerk's own input stays on the page, beside it, to re-apply.
+    assert 'data-field="bus_bev" data-mine="99"' in page
     assert the_return().lines[1].bev == 6
     # Two clerks both creating the month's first draft: the second is refused too.
     response = client.post(f"/returns/{add_months(month, -1)}",

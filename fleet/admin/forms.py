@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import PasswordInput
 
 from ..domain.reference import ROLE_LIST, label
 
@@ -18,8 +19,10 @@ class UserForm(FlaskForm):
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=100)])
     role = SelectField(_l("Role"), choices=[])
     city = SelectField(_l("City"), choices=[], validate_choice=True)
+    # The admin chose (or was offered) this password to hand over: a refused form keeps it.
     password = PasswordField(_l("Initial password"), validators=[DataRequired(),
-                                                                 Length(max=256)])
+                                                                 Length(max=256)],
+                             widget=PasswordInput(hide_value=False))
 
 
 class EditUserForm(FlaskForm):

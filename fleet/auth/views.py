@@ -47,8 +47,7 @@ def login():
             return render_template("auth/login.html", form=form), 401
         db.session.commit()
         begin_session(user)  # a fresh session (no fixation), with the user's session epoch
-        if user.must_change_password:
-            flash(_("Please choose your own password before you go on."), "info")
+        if user.must_change_password:  # the page itself says why
             return redirect(url_for("auth.change_password"))
         return redirect(safe_next(request.args.get("next"), url_for("main.index")))
     return render_template("auth/login.html", form=form), form_status(form)

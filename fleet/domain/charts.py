@@ -107,21 +107,45 @@ def _cumulative(ax, window: Window, months: tuple[MonthFigures, ...], target: in
         # The same path as the pages' "expected by now" at every month (fleet.domain.figures).
         ax.plot(list(range(n)), window.straight_path(target), color=PATH, linestyle=":",
                 linewidth=1.2, label=_("Straight path to the target"))
+    top = max([target or 0, projection.value or 0] + [m.cumulative for m in months] + [1])
     if projection.value is not None and months and projection.months_left:
         ax.plot([xs[-1], n - 1], [months[-1].cumulative, projection.value], color=PROJECTION,
                 linestyle="--", linewidth=1.8, label=_("Projection at the recent pace"))
-        ax.annotate(f"{projection.value:,}", (n - 1, projection.value),
-                    textcoords="offset points", xytext=(-4, 6), ha="right",
-                    fontproperties=font(8), color=PROJECTION)
+        if _label_side(projection.value, target, top) == "above":
+            _value_label(ax, projection.value, (n - 1, projection.value), PROJECTION,
+                         "above", "right")
+        else:  # just under the target: above the target's line, not across its own line
+            _value_label(ax, projection.value, (n - 1, target), PROJECTION, "above", "right")
     if months:
-        ax.annotate(f"{months[-1].cumulative:,}", (xs[-1], months[-1].cumulative),
-                    textcoords="offset points", xytext=(-6, 8), ha="right",
-                    fontproperties=font(8), color=ACTUAL)
+        # The projection leaves the last point upwards to the right: the label goes below.
+        side = ("below" if projection.value is not None and projection.months_left
+                else _label_side(months[-1].cumulative, target, top))
+        _value_label(ax, months[-1].cumulative, (xs[-1], months[-1].cumulative), ACTUAL,
+                     side, "left")
     ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
-    top = max([target or 0, projection.value or 0] + [m.cumulative for m in months] + [1])
     ax.set_ylim(0, top * 1.1)
     _month_ticks(ax, window, lang)
     _legend(ax, loc="lower right")
+
+
+def _label_side(value: float, target: int | None, top: float) -> str:
+    """Above the point, unless the target's line runs just above it: then below."""
+    if target and 0 <= target - value < 0.12 * top:
+        return "below"
+    return "above"
+
+
+def _value_label(ax, value: int, point: tuple[float, float], colour: str, side: str,
+                 towards: str) -> None:
+    """A figure by its point, off the lines: beside it on the side where no line runs
+    (`towards` the empty side of the chart), on a white ground so no line crosses it."""
+    dx = 8 if towards == "left" else -8
+    dy = 10 if side == "above" else -12
+    ax.annotate(f"{value:,}", point, textcoords="offset points", xytext=(dx, dy),
+                ha="left" if towards == "left" else "right",
+                va="bottom" if side == "above" else "top", fontproperties=font(8),
+                color=colour, zorder=5,
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9})
 
 
 def national_figure(progress: Progress, lang: str = "zh") -> Figure:
@@ -184,9 +208,16 @@ def cities_figure(progress: Progress, lang: str = "zh") -> Figure:
     ax.grid(axis="x", color="#e6e6e6", linewidth=0.8)
     ax.grid(axis="y", visible=False)
     missing = len(progress.cities) - len(rows)
-    if missing:
-        fig.text(0.01, 0.002, _("%(n)s cities without a target are not shown.", n=missing),
-                 fontproperties=font(7), color="#666666")
+    if not rows:
+        # Nothing to draw yet: say so where the bars would be, not an empty frame.
+        ax.text(0.5, 0.5, _("No city has a target yet: the admin sets them under Cities & "
+                            "targets."), transform=ax.transAxes, ha="center", va="center",
+                fontproperties=font(10), color="#444444")
+        ax.set_yticks([])
+    elif missing:
+        # A figure-level x label: the constrained layout leaves room for it under the ticks.
+        fig.supxlabel(_("%(n)s cities without a target are not shown.", n=missing),
+                      x=0.01, ha="left", fontproperties=font(7), color="#555555")
     _legend(ax, loc="lower right")
     return fig
 

@@ -75,6 +75,13 @@ class Completeness:
     returned: int = 0
 
     @property
+    def overdue(self) -> int:
+        """Due, and nothing submitted (no return, or only a draft): 逾期未报, the grid's red
+        'late' cells. Not to be confused with `late`, returns received after the due date
+        (迟报)."""
+        return self.missing - self.returned
+
+    @property
     def completeness(self) -> float | None:
         return self.received / self.expected if self.expected else None
 

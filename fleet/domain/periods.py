@@ -44,3 +44,25 @@ def months_between(first: str, last: str) -> list[str]:
 def format_period(period: str, locale: str) -> str:
     """'2025年9月' in Chinese, 'Sep 2025' in English."""
     return format_skeleton("yMMM", first_day(period), locale=locale)
+
+
+class LazyMonth:
+    """A month inside a lazy message, written the way the reader's language writes months
+    ('2026年8月', 'Aug 2026') when the message is shown, like the message itself; anything
+    that is not a month is shown as it is."""
+
+    def __init__(self, text: str | None):
+        self.text = text or "?"
+
+    def __str__(self) -> str:
+        from flask_babel import get_locale  # the reader's language, as lazy_gettext reads it
+
+        try:
+            period = parse_period(self.text)
+        except ValueError:
+            return self.text
+        try:
+            locale = get_locale()
+        except RuntimeError:  # no app or request: the interface's first language
+            locale = None
+        return format_period(period, "en" if locale and locale.language == "en" else "zh")

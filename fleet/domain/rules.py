@@ -211,20 +211,23 @@ def parse_values(raw: Mapping[str, object]) -> CheckResult:
     if len(notes) > MAX_NOTES_LENGTH:
         errors.append(Problem("notes_too_long", _l("Notes are limited to %(n)s characters.",
                                                    n=MAX_NOTES_LENGTH), "notes"))
-    if errors:
-        return CheckResult(None, errors)
+    # Every problem at once: a sector whose four numbers are readable is checked even when
+    # another cell holds text, so the clerk is not sent round a second time.
     lines = {c: LineValues(**{k: numbers[field_name(c, k)] for k in NUMBER_KINDS})
-             for c in CATEGORY_CODES}
-    values = ReturnValues(lines, numbers["charging_points"], numbers["swap_stations"], notes)
+             for c in CATEGORY_CODES
+             if all(field_name(c, k) in numbers for k in NUMBER_KINDS)}
     for category in CATEGORIES:
-        line = values.lines[category.code]
-        if line.nev > line.all_new:
+        line = lines.get(category.code)
+        if line is not None and line.nev > line.all_new:
             errors.append(Problem(
                 "nev_above_all_new",
                 _l("New NEVs (%(nev)s) exceed all new vehicles of this category (%(all)s).",
                    nev=line.nev, all=line.all_new),
                 field_name(category.code, "all_new")))
-    return CheckResult(values if not errors else None, errors)
+    if errors:
+        return CheckResult(None, errors)
+    values = ReturnValues(lines, numbers["charging_points"], numbers["swap_stations"], notes)
+    return CheckResult(values, errors)
 
 
 def check_period(period: str, first_period: str, last_period: str,

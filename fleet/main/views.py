@@ -35,3 +35,12 @@ def set_language(code: str):
         abort(404)
     session["lang"] = code
     return redirect(safe_next(request.args.get("next"), url_for("main.index")))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """The app's icon, at the address browsers ask for on every page."""
+    from flask import current_app, send_from_directory
+
+    return send_from_directory(current_app.static_folder, "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=86400)

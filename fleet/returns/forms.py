@@ -15,8 +15,10 @@ class ReturnForm(FlaskForm):
 
 
 for _name in NUMBER_FIELDS:
-    setattr(ReturnForm, _name, StringField(_name, default="0", render_kw={
-        "inputmode": "numeric", "autocomplete": "off"}))
+    # Empty means 0: the grey placeholder says so, and typing into a field never appends to a
+    # "0" already there (a click then "120" used to give 1200).
+    setattr(ReturnForm, _name, StringField(_name, default="", render_kw={
+        "inputmode": "numeric", "autocomplete": "off", "placeholder": "0"}))
 
 
 def raw_values(form: ReturnForm) -> dict[str, str]:

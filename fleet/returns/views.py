@@ -1,6 +1,6 @@
 """Views of the city bureau: the list of months and the return form."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -8,7 +8,7 @@ from ..domain import attachments, returns
 from ..domain.audit import month_target, record_event
 from ..domain.errors import DomainError, StaleData
 from ..domain.programme import due_date, get_programme, local_today
-from ..domain.rules import field_label
+from ..domain.rules import NUMBER_FIELDS, field_label
 from ..extensions import db
 from ..web import current_actor, format_period_for_user, lang, period_or_404, roles_required
 from . import bp
@@ -33,7 +33,7 @@ def edit(period: str):
     programme = get_programme(db.session)
     ret = returns.find_return(db.session, city, period)
     form = ReturnForm()
-    problems, warnings = [], []
+    problems, warnings, conflict = [], [], []
     if form.validate_on_submit():
         submit = "submit" in request.form
         try:
@@ -47,9 +47,14 @@ def edit(period: str):
             flash(_("The return has errors; nothing was saved. Please correct the fields "
                     "marked in red."), "danger")
         except StaleData as stale:
+            # Keep what this clerk typed on the page, beside the numbers saved meanwhile,
+            # so it can be re-applied instead of typed again.
             db.session.rollback()
             flash(stale.message, "warning")
-            return redirect(url_for("returns.edit", period=period))
+            mine = raw_values(form)
+            ret = returns.find_return(db.session, city, period)
+            _fill(form, ret)
+            conflict = _differences(mine, form)
         except DomainError as error:
             db.session.rollback()
             flash(error.message, "danger")
@@ -74,7 +79,7 @@ def edit(period: str):
     return render_template(
         "returns/form.html", form=form, ret=ret, period=period, city=city, editable=editable,
         period_problems=[p.message for p in period_problems], errors=errors,
-        warnings=warnings, due=due_date(programme, period),
+        warnings=warnings, conflict=conflict, due=due_date(programme, period),
         state=returns.month_state(ret.status if ret else None, period,
                                   due_date(programme, period), local_today()),
         label=lambda name: field_label(name, lang()),
@@ -95,9 +100,28 @@ def _audit_refusal(action: str, city, period: str, problems, entered: dict) -> N
     db.session.commit()
 
 
+@bp.route("/returns/<period>/check", methods=["POST"])
+@roles_required("city")
+def check(period: str):
+    """The rules' errors and warnings of the numbers on the page, before anything is saved
+    (JSON for the form's script; the one rules module, in the user's language)."""
+    period = period_or_404(period)
+    raw = {name: request.form.get(name, "") for name in (*NUMBER_FIELDS, "notes")}
+    result = returns.check(db.session, get_programme(db.session), current_user.city, period,
+                           raw)
+
+    def listed(problems):
+        return [{"field": p.field, "code": p.code, "message": str(p.message),
+                 "label": field_label(p.field, lang()) if p.field else None}
+                for p in problems]
+
+    return jsonify(errors=listed(result.errors), warnings=listed(result.warnings))
+
+
 def _fill(form: ReturnForm, ret) -> None:
+    # A zero shows as an empty field with a grey "0" placeholder: typing replaces nothing.
     for name, value in returns.values_of(ret).as_fields().items():
-        form[name].data = str(value) if name != "notes" else value
+        form[name].data = (str(value) if value else "") if name != "notes" else value
     form.version.data = str(ret.version if ret is not None else 0)
 
 
@@ -107,3 +131,13 @@ def _form_version(text: str | None) -> int:
         return int(text)
     except (TypeError, ValueError):
         return -1
+
+
+def _differences(mine: dict[str, str], form: ReturnForm) -> list[dict[str, str]]:
+    """The fields where the clerk's input differs from the return as saved now."""
+    out = []
+    for name, typed in mine.items():
+        saved = form[name].data or ""
+        if (typed or "").strip() != saved.strip():
+            out.append({"field": name, "mine": typed or "", "saved": saved})
+    return out

@@ -59,18 +59,23 @@ def build_filled_return(ret: MonthlyReturn, lang: str = "zh", *,
     """
     lang = "en" if lang.startswith("en") else "zh"
     wb = Workbook()
+    layout.use_one_font(wb)
     ws = wb.active
     ws.title = layout.SHEET_TITLE[lang]
     _title(ws, lang)
-    _who_and_when(ws, ret, lang)
+    people = _who_and_when(ws, ret, lang)
     layout.write_return_grid(ws, lang, values_of(ret))
     layout.set_column_widths(ws, lang)
-    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width, 22)
+    # Column B holds who submitted and approved: wide enough for the longest name.
+    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width,
+                                          layout.fit_width(people, 22, 40))
     last_row = _comment_and_signature(ws, ret, lang)
     printed = _when(printed_at or datetime.now(timezone.utc).replace(tzinfo=None))
     ws.oddFooter.left.text = f"{_t('printed', lang)}: {printed}"
     ws.oddFooter.right.text = _t("page", lang)
-    layout.print_setup(ws, f"1:{layout.HEADER_ROW}", last_row)
+    for part in (ws.oddFooter.left, ws.oddFooter.right):
+        part.font, part.size = layout.FONT_NAME, 9
+    layout.print_setup(ws, f"1:{layout.HEADER_ROW}", last_row, one_page=True)
     ws.sheet_view.showGridLines = False
     out = io.BytesIO()
     wb.save(out)
@@ -85,8 +90,9 @@ def _title(ws, lang: str) -> None:
     ws.row_dimensions[1].height = 28
 
 
-def _who_and_when(ws, ret: MonthlyReturn, lang: str) -> None:
-    """Rows 2–4: city, month, status (and lateness); who submitted and approved, when."""
+def _who_and_when(ws, ret: MonthlyReturn, lang: str) -> list[str]:
+    """Rows 2–4: city, month, status (and lateness); who submitted and approved, when.
+    Returns the texts of column B (for its width)."""
     late = f" · {_t('late', lang)}" if ret.received_late else ""
     header = [
         (text("city", lang), f"{ret.city.name(lang)} ({ret.city.code})",
@@ -108,7 +114,9 @@ def _who_and_when(ws, ret: MonthlyReturn, lang: str) -> None:
                 cell.alignment = Alignment(horizontal="right")
             else:
                 cell.border = layout.BOX
+                cell.alignment = Alignment(shrink_to_fit=True)
         ws.merge_cells(f"F{row}:G{row}")
+    return [items[1] for items in header]
 
 
 def _comment_and_signature(ws, ret: MonthlyReturn, lang: str) -> int:

@@ -9,6 +9,7 @@ import unicodedata
 
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.indexed_list import IndexedList
 from openpyxl.workbook.defined_name import DefinedName
 
 from ..reference import CATEGORIES, POWERTRAINS, label
@@ -132,9 +133,18 @@ BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
 LOCKED_FILL = PatternFill("solid", fgColor="F2F2F2")
 TOTAL_FILL = PatternFill("solid", fgColor="E8EDF3")
-BOLD = Font(bold=True)
-TITLE_FONT = Font(bold=True, size=14)
-SECTION_FONT = Font(bold=True, size=11, color="1F3864")
+# One sans-serif family for every cell, bold or not: a Font without a name falls back to the
+# application's default (a serif one in LibreOffice). Microsoft YaHei is on every Chinese
+# Windows; elsewhere the spreadsheet substitutes its own sans-serif.
+FONT_NAME = "Microsoft YaHei"
+FONT_SIZE = 11
+NORMAL_FONT = Font(name=FONT_NAME, size=FONT_SIZE)
+BOLD = Font(name=FONT_NAME, size=FONT_SIZE, bold=True)
+TITLE_FONT = Font(name=FONT_NAME, bold=True, size=14)
+SECTION_FONT = Font(name=FONT_NAME, bold=True, size=FONT_SIZE, color="1F3864")
+# Points per line of wrapped 11-point text, and the padding of a row.
+LINE_HEIGHT = 15
+ROW_PADDING = 4
 WRAP_CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 WRAP_LEFT = Alignment(horizontal="left", vertical="center", wrap_text=True)
 TOP_LEFT = Alignment(horizontal="left", vertical="top", wrap_text=True)
@@ -169,7 +179,8 @@ def write_return_grid(ws, lang: str, values=None) -> None:
     for column, heading in zip(columns, headings, strict=True):
         _style(ws.cell(HEADER_ROW, column, heading), fill=HEADER_FILL, font=BOLD,
                align=WRAP_CENTER)
-    ws.row_dimensions[HEADER_ROW].height = 48
+    widths = [ws.column_dimensions[get_column_letter(c)].width or 13 for c in columns]
+    ws.row_dimensions[HEADER_ROW].height = max(48, heading_height(headings, widths))
     for offset, category in enumerate(CATEGORIES):
         _category_row(ws, FIRST_LINE_ROW + offset, category, lang,
                       None if values is None else values.lines[category.code])
@@ -250,15 +261,35 @@ def set_column_widths(ws, lang: str) -> None:
         ws.column_dimensions[get_column_letter(column)].width = 15 if lang == "zh" else 17
 
 
-def print_setup(ws, title_rows: str, last_row: int) -> None:
-    """A4 landscape, one page wide, the heading rows repeated on every page."""
+def print_setup(ws, title_rows: str, last_row: int, *, one_page: bool = False) -> None:
+    """A4 landscape, one page wide (one_page: and one page tall), the heading rows repeated on
+    every page; margins (inches) that leave room for the page header and footer, so neither
+    is clipped."""
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
+    ws.page_setup.fitToHeight = 1 if one_page else 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
     ws.print_title_rows = title_rows
     ws.print_area = f"A1:{get_column_letter(LAST_COLUMN)}{last_row}"
     ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.page_margins.top = ws.page_margins.bottom = 0.6
+    ws.page_margins.top = ws.page_margins.bottom = 0.8
+    ws.page_margins.header = ws.page_margins.footer = 0.3
+
+
+def use_one_font(wb) -> None:
+    """Make FONT_NAME the workbook's default font, for the cells that carry no style of their
+    own (openpyxl's default is Calibri)."""
+    wb._fonts = IndexedList([NORMAL_FONT])
+    wb._named_styles["Normal"].font = NORMAL_FONT
+
+
+def heading_height(headings, widths) -> float:
+    """The height (points) of a heading row whose texts wrap within their column widths."""
+    lines = 1
+    for heading, width in zip(headings, widths, strict=True):
+        # a column `width` holds about `width` narrow characters; bold text is a little wider
+        per_line = max(width - 2, 4)
+        lines = max(lines, -(-display_width(str(heading)) // int(per_line)))
+    return lines * LINE_HEIGHT + ROW_PADDING

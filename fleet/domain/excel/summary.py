@@ -34,18 +34,20 @@ from ..periods import format_period
 from ..programme import LOCAL_TZ
 from ..reference import CATEGORIES, CATEGORY_BY_CODE, POWERTRAINS, label
 from . import flat, sheet_xml
-from .layout import display_width, fit_width
+from .layout import FONT_NAME, FONT_SIZE, display_width, fit_width, heading_height, use_one_font
 from .safety import is_formula_like, put_text
 from .summary_text import SHEETS, text
 
+# The sheets a default print gives (SHEETS keys); the flat data is printed only when asked.
+PRINTED_BY_DEFAULT = ("overview", "cities", "months")
 COUNT = "#,##0"
 SHARE = "0.0%"
 RATIO = "0.00"
 A4 = 9  # paperSize code of ECMA-376
 HEADER_FILL = PatternFill("solid", fgColor="DDE4EE")
 TOTAL_FILL = PatternFill("solid", fgColor="E8EDF3")
-BOLD = Font(bold=True)
-TITLE = Font(bold=True, size=14)
+BOLD = Font(name=FONT_NAME, size=FONT_SIZE, bold=True)
+TITLE = Font(name=FONT_NAME, size=14, bold=True)
 WRAP = Alignment(wrap_text=True, vertical="center", horizontal="center")
 
 @dataclass(frozen=True)
@@ -139,8 +141,13 @@ def write_summary_workbook(progress: Progress | CityProgress, flat_rows: Iterabl
     lang = "en" if lang.startswith("en") else "zh"
     summary = _summary_figures(progress, lang)
     wb = Workbook(write_only=True)
+    use_one_font(wb)
     sheets = {key: wb.create_sheet(names[0] if lang == "zh" else names[1])
               for key, names in SHEETS.items()}
+    # A default print (Excel prints the selected sheets) gives the overview, the cities and
+    # the months, not the flat data's hundreds of pages. Set before any row is streamed.
+    for key in PRINTED_BY_DEFAULT:
+        sheets[key].sheet_view.tabSelected = True
     cities_total_row = _cities_sheet(sheets["cities"], summary, lang)
     months_rows = _months_sheet(sheets["months"], summary, lang)
     _categories_sheet(sheets["categories"], summary, lang)
@@ -162,15 +169,31 @@ def _subtitle(summary: _SummaryFigures, lang: str) -> str:
     return f"{summary.title} · {basis} · {text('through', lang)} {through}"
 
 
-def _page(ws, summary: _SummaryFigures, lang: str, *, landscape: bool = True) -> None:
-    """Print set-up: A4, fit to width, the heading row on every page, what it is in the header."""
+def _page(ws, summary: _SummaryFigures, lang: str, *, landscape: bool = True,
+          pages_wide: int = 1, title_columns: str | None = None) -> None:
+    """Print set-up: A4, `pages_wide` pages across (the columns in `title_columns` repeated on
+    each), as many down as needed, the heading row on every page; the sheet's name and what
+    it shows in the page header, page numbers in the footer, all in the one font."""
     ws.page_setup.paperSize = A4
     ws.page_setup.orientation = "landscape" if landscape else "portrait"
-    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToWidth = pages_wide
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if title_columns:
+        ws.print_title_cols = title_columns
+    ws.page_margins.top = ws.page_margins.bottom = 0.8
+    ws.page_margins.header = ws.page_margins.footer = 0.3
+    ws.oddHeader.left.text = "&A"
     ws.oddHeader.center.text = _subtitle(summary, lang).replace("&", "&&")
-    ws.oddFooter.right.text = "&P / &N"
+    ws.oddFooter.right.text = text("page_of", lang)
+    for part in (ws.oddHeader.left, ws.oddHeader.center, ws.oddFooter.right):
+        part.font, part.size = FONT_NAME, 9
+
+
+def _heading(ws, w: "_Writer", titles: list[str], widths: list[float], row: int = 1) -> None:
+    """The heading row, tall enough for its wrapped texts (they never spill onto row 2)."""
+    ws.row_dimensions[row].height = heading_height(titles, widths)
+    ws.append(w.header(titles))
 
 
 def _widths(ws, widths: list[float]) -> None:
@@ -246,11 +269,13 @@ def _cities_sheet(ws, summary: _SummaryFigures, lang: str) -> int:
     widths = {**_CITY_WIDTHS,
               "city": fit_width(names + [text("total", lang)], 10, 30),
               "province": fit_width([c.province_zh for c in summary.cities], 8, 20)}
-    _widths(ws, [widths.get(key, 11) for key in CITY_SHEET_KEYS])
+    column_widths = [widths.get(key, 11) for key in CITY_SHEET_KEYS]
+    _widths(ws, column_widths)
     ws.freeze_panes = "C2"
-    _page(ws, summary, lang)
+    # 25 columns: two pages across, each with the code and the city's name.
+    _page(ws, summary, lang, pages_wide=2, title_columns="A:B")
     ws.print_title_rows = "1:1"
-    ws.append(w.header([_city_heading(key, lang) for key in CITY_SHEET_KEYS]))
+    _heading(ws, w, [_city_heading(key, lang) for key in CITY_SHEET_KEYS], column_widths)
     first = 2
     for row, city in enumerate(summary.cities, start=first):
         ws.append(_city_row(w, city, row, lang))
@@ -275,11 +300,12 @@ def _months_sheet(ws, summary: _SummaryFigures, lang: str) -> tuple[int, int]:
     titles = [text("month", lang), *(label(p, lang) for p in POWERTRAINS), text("nev_total", lang),
               text("all_new", lang), text("cumulative_short", lang), text("path", lang),
               *(label(c, lang) for c in CATEGORIES), text("charging", lang), text("swap", lang)]
-    _widths(ws, [10, *[12] * 3, 12, 13, 12, 13, *[11] * len(CATEGORIES), 12, 11])
+    column_widths = [10, *[12] * 3, 12, 13, 12, 13, *[11] * len(CATEGORIES), 12, 11]
+    _widths(ws, column_widths)
     ws.freeze_panes = "B2"
-    _page(ws, summary, lang)
+    _page(ws, summary, lang, pages_wide=2, title_columns="A:A")
     ws.print_title_rows = "1:1"
-    ws.append(w.header(titles))
+    _heading(ws, w, titles, column_widths)
     first = 2
     months = summary.by_month
     for index, month in enumerate(months, start=1):
@@ -311,11 +337,13 @@ def _categories_sheet(ws, summary: _SummaryFigures, lang: str) -> None:
     titles = [text("sector", lang), *(label(p, lang) for p in POWERTRAINS), text("nev_total", lang),
               text("all_new", lang), text("nev_share", lang), text("aim", lang),
               text("meets_aim", lang), text("this_month", lang)]
-    _widths(ws, [fit_width([label(c, lang) for c in CATEGORIES], 12, 36),
-                 *[13] * 5, 11, 11, 10, 12])
+    column_widths = [fit_width([label(c, lang) for c in CATEGORIES], 12, 36),
+                     *[13] * 5, 11, 11, 10, 12]
+    _widths(ws, column_widths)
     ws.freeze_panes = "B2"
-    _page(ws, summary, lang, landscape=False)
-    ws.append(w.header(titles))
+    _page(ws, summary, lang)
+    ws.print_title_rows = "1:1"
+    _heading(ws, w, titles, column_widths)
     yes, no = text("yes", lang), text("no", lang)
     first = 2
     for row, cat in enumerate(summary.by_category, start=first):
@@ -354,7 +382,7 @@ def _data_sheet(ws, summary: _SummaryFigures, rows: Iterable[FlatRow], lang: str
     ws.freeze_panes = "A2"
     _page(ws, summary, lang)
     ws.print_title_rows = "1:1"
-    ws.append(w.header(headings))
+    _heading(ws, w, headings, widths)
     count_style = WriteOnlyCell(ws, 0)
     count_style.number_format = COUNT
     quoted = WriteOnlyCell(ws, "")
@@ -435,14 +463,16 @@ def _overview_sheet(ws, summary: _SummaryFigures, lang: str, sheets: dict, total
     first = 6  # after the title, subtitle, generated, a blank row and the heading row
     rows = {key: first + offset for offset, (key, *_) in enumerate(items)}
     formulas = _overview_formulas(w, lambda key: f"B{rows[key]}")
-    _widths(ws, [fit_width([text(key, lang) for key, *_ in items], 16, 40), 16, 60])
+    column_widths = [fit_width([text(key, lang) for key, *_ in items], 16, 40), 16, 60]
+    _widths(ws, column_widths)
     ws.append([w.cell(text("title", lang), font=TITLE)])
     ws.append([w.text(_subtitle(summary, lang))])
     local = generated_at.replace(tzinfo=timezone.utc).astimezone(LOCAL_TZ)
     ws.append([text("generated", lang), local.strftime("%Y-%m-%d %H:%M"),
                text("formula_note", lang)])
     ws.append([])
-    ws.append(w.header([text("item", lang), text("value", lang), text("note", lang)]))
+    _heading(ws, w, [text("item", lang), text("value", lang), text("note", lang)],
+             column_widths, row=5)
     for key, value, note in items:
         ws.append([text(key, lang), formulas.get(key, value), note])
     charts_row = first + len(items) + 2

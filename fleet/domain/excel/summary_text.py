@@ -21,6 +21,7 @@ TEXT = {
     "basis_verified": ("口径：已核实（仅已通过的月报）", "Basis: verified (approved returns only)"),
     "through": ("统计截至", "Through"),
     "generated": ("生成时间", "Generated"),
+    "page_of": ("第 &P 页，共 &N 页", "Page &P of &N"),
     "item": ("指标", "Figure"),
     "value": ("数值", "Value"),
     "note": ("说明", "Note"),

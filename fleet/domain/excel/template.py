@@ -27,6 +27,7 @@ def build_return_template(city: City, period: str, lang: str = "zh") -> bytes:
     """
     lang = "en" if lang.startswith("en") else "zh"
     wb = Workbook()
+    layout.use_one_font(wb)
     ws = wb.active
     ws.title = layout.SHEET_TITLE[lang]
     _header(ws, city, period, lang)

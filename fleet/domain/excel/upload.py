@@ -23,6 +23,7 @@ from ...models import City, MonthlyReturn
 from .. import notices, returns
 from ..audit import Actor, record_event
 from ..errors import DomainError
+from ..periods import LazyMonth
 from ..programme import get_programme
 from ..rules import NUMBER_FIELDS, Problem, parse_count
 from . import layout
@@ -96,6 +97,11 @@ class UploadPreview:
     def changed(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.changed)
 
+    @property
+    def error_fields(self) -> frozenset[str]:
+        """The fields with an error, so their rows stand out from rows that merely change."""
+        return frozenset(p.field for p in self.errors if p.field)
+
 
 class UploadRejected(DomainError):
     """The upload breaks the rules; `problems` says where. Nothing was saved."""
@@ -159,7 +165,7 @@ def _read(wb, city: City, period: str, data: bytes, filename: str) -> ParsedUplo
             raise NotOurTemplate(_l(
                 "This template is for the month %(found)s, not %(month)s. Upload it on the "
                 "page of that month, or download the template of this month.",
-                found=source or "?", month=period))
+                found=LazyMonth(source), month=LazyMonth(period)))
 
     cells = {name: _reference(*places[name]) for name in (*FIELDS, "period")}
     raw: dict[str, object] = {}

@@ -388,7 +388,17 @@ def _data_sheet(ws, summary: _SummaryFigures, rows: Iterable[FlatRow], lang: str
     quoted = WriteOnlyCell(ws, "")
     quoted.quotePrefix = True
     n = sheet_xml.write_rows_xml(spool, rows, lang, count_style.style_id, quoted.style_id)
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headings))}{n + 1}"
+    last = get_column_letter(len(headings))
+    ws.auto_filter.ref = f"A1:{last}{n + 1}"
+    # Printing every sheet (LibreOffice's print and PDF export, Excel's "entire workbook")
+    # would give hundreds of pages of data rows: the print area is the heading row, and the
+    # page's footer says how many rows there are and how to print them. Both honour the print
+    # area (the sheet's _xlnm.Print_Area name); LibreOffice ignores the selected sheets, and
+    # prints a sheet without a print area whole, so nothing else short of hiding it works.
+    ws.print_area = f"A1:{last}1"
+    ws.oddFooter.left.text = (text("data_print_note", lang).replace("%(n)s", f"{n:,}")
+                              .replace("&", "&&"))
+    ws.oddFooter.left.font, ws.oddFooter.left.size = FONT_NAME, 9
     return n
 
 

@@ -29,6 +29,11 @@ def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot where a person can open it after the run."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
+    # As a person would see the page, not the test's pointer: nothing hovered or focused
+    # (a button left under the pointer looks pressed), its colour transition finished.
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.wait_for_timeout(300)
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
     return path

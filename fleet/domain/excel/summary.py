@@ -38,8 +38,6 @@ from .layout import FONT_NAME, FONT_SIZE, display_width, fit_width, heading_heig
 from .safety import is_formula_like, put_text
 from .summary_text import SHEETS, text
 
-# The sheets a default print gives (SHEETS keys); the flat data is printed only when asked.
-PRINTED_BY_DEFAULT = ("overview", "cities", "months")
 COUNT = "#,##0"
 SHARE = "0.0%"
 RATIO = "0.00"
@@ -144,10 +142,11 @@ def write_summary_workbook(progress: Progress | CityProgress, flat_rows: Iterabl
     use_one_font(wb)
     sheets = {key: wb.create_sheet(names[0] if lang == "zh" else names[1])
               for key, names in SHEETS.items()}
-    # A default print (Excel prints the selected sheets) gives the overview, the cities and
-    # the months, not the flat data's hundreds of pages. Set before any row is streamed.
-    for key in PRINTED_BY_DEFAULT:
-        sheets[key].sheet_view.tabSelected = True
+    # The overview alone is selected. Selecting the cities and months sheets too would make
+    # them Excel's default print, but the workbook would open with the three grouped (Excel,
+    # WPS and LibreOffice alike), where typing into one sheet writes into all three. Printing
+    # every sheet stays short instead: the flat data's print area is its heading row.
+    sheets["overview"].sheet_view.tabSelected = True
     cities_total_row = _cities_sheet(sheets["cities"], summary, lang)
     months_rows = _months_sheet(sheets["months"], summary, lang)
     _categories_sheet(sheets["categories"], summary, lang)

@@ -29,6 +29,11 @@ def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot where a person can open it after the run."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
+    # As a person would see the page, not the test's pointer: nothing hovered or focused
+    # (a button left under the pointer looks pressed), its colour transition finished.
+    page.mouse.move(0, 0)
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.wait_for_timeout(300)
     page.screenshot(path=str(path), full_page=True)
     assert path.stat().st_size > 10_000
     return path
@@ -285,22 +290,64 @@ ONE_LINE = """() => [...document.querySelectorAll(
   .map(el => el.textContent.trim())"""
 
 
-@pytest.mark.parametrize("role", ["admin", "ministry", "city"])
-def test_the_menu_fits_at_1280_and_collapses_below(live_server, browser, request, role):  # noqa: F811
+# Names as people have them: the menu must fit with them, not only with bare user names.
+DISPLAY_NAMES = {"admin": "信息中心 王建国", "ministry": "运输服务司 李明",
+                 "city": "深圳市交通运输局综合规划处 欧阳晓明", "viewer": "国家发展改革委 赵丽",
+                 "auditor": "审计组 陈静"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("role", ["admin", "ministry", "city", "viewer", "auditor"])
+def test_the_menu_fits_at_1280_and_collapses_below(live_server, browser, request, role, lang):  # noqa: F811
+    from fleet.domain.notices import notify
+    from fleet.extensions import db
+
     app, base = live_server
     users = request.getfixturevalue("setup")
+    user = users[role]
+    user.display_name = DISPLAY_NAMES[role]
+    db.session.commit()
+    # Unread notices: the inbox link shows their count.
+    notify(db.session, [user], "approved", {"city": "深圳市", "month": "2026-10"})
+    db.session.commit()
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    sign_in(page, base, users[role].username)
+    sign_in(page, base, user.username)
+    if lang == "en":
+        page.click("nav .lang-switch a")
+        page.wait_for_load_state()
+    assert DISPLAY_NAMES[role] in page.inner_text("#whoami")
     for width in (1280, 1366, 1920):
         page.set_viewport_size({"width": width, "height": 800})
         assert page.evaluate(ONE_LINE) == [], width  # no item wraps
         assert page.locator("nav.navbar").bounding_box()["height"] < 70, width
         assert not page.locator(".navbar-toggler").is_visible()
+        assert page.evaluate(CUT_SHORT, "#whoami") is False, width  # the name in full
     page.set_viewport_size({"width": 1024, "height": 800})
     assert page.locator(".navbar-toggler").is_visible()
     page.click(".navbar-toggler")
     page.wait_for_selector("#mainnav.show")
     assert page.evaluate(ONE_LINE) == []
+
+
+CUT_SHORT = "selector => { const el = document.querySelector(selector); " \
+            "return el.scrollWidth > el.clientWidth; }"
+
+
+def test_a_very_long_name_is_cut_short_not_wrapped(live_server, browser, request):  # noqa: F811
+    from fleet.extensions import db
+
+    app, base = live_server
+    users = request.getfixturevalue("setup")
+    name = "国家发展和改革委员会基础设施发展司综合处 " * 3 + "欧阳晓明"
+    users["admin"].display_name = name
+    db.session.commit()
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    sign_in(page, base, users["admin"].username)
+    assert page.evaluate(ONE_LINE) == []
+    assert page.locator("nav.navbar").bounding_box()["height"] < 70
+    assert page.evaluate(CUT_SHORT, "#whoami") is True  # with "…", the whole in the title
+    assert page.get_attribute("#whoami", "title") == f"{name} · 系统管理员"
+    assert page.locator("nav button[type=submit]").is_visible()
 
 
 def test_every_page_has_an_icon(live_server):  # noqa: F811

@@ -1,6 +1,8 @@
 """Charts a reader can read (issue 11, item 9): value labels off the lines, and a per-city
 chart that says why it is empty instead of a footnote over its axis."""
 
+from datetime import date
+
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Annotation
@@ -78,3 +80,29 @@ def test_the_footnote_never_overlaps_the_axis_labels(app, cities):
     for tick in ax.get_xticklabels():
         if tick.get_text():
             assert not note_box.overlaps(tick.get_window_extent(renderer)), tick.get_text()
+
+
+def test_the_city_bars_figures_are_not_crossed_by_the_target_and_time_lines(app, cities):
+    """The share beside each bar sits where the 100 % and time-elapsed lines run: the line
+    breaks for the figure instead of striking it through."""
+    demo.load_demo(db.session, Actor.system("test"), through="2026-10", today=date(2026, 11, 15))
+    db.session.commit()
+    progress = figures.national_progress(db.session, through="2026-10",
+                                         today=date(2026, 11, 15))
+    fig = charts.cities_figure(progress)
+    renderer = drawn(fig)
+    ax = fig.axes[0]
+    image = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].astype(int)
+    height = image.shape[0]
+    target_x = ax.transData.transform((1.0, 0))[0]
+    red = np.array([int(charts.TARGET[i:i + 2], 16) for i in (1, 3, 5)])
+    shares = [t for t in fig.findobj(Annotation) if t.get_text().endswith("%")]
+    assert len(shares) == 25
+    crossing = 0
+    for text in shares:
+        box = text.get_window_extent(renderer)
+        crossing += box.x0 <= target_x <= box.x1
+        pixels = image[int(height - box.y1):int(height - box.y0) + 1,
+                       int(box.x0):int(box.x1) + 1]
+        assert not np.any(np.abs(pixels - red).sum(axis=2) < 60), text.get_text()
+    assert crossing, "no figure lies on the target line: the test shows nothing"

@@ -260,6 +260,11 @@ def test_the_english_summary(app, through):
     book = sheets(data)
     assert list(book) == ["Overview", "By city", "By month", "By sector and powertrain", "Data"]
     assert book["Data"]["E1"].value == "Sector" and book["By city"]["B2"].value == "Beijing"
+    # A print of the data sheet is its heading row, and says how to print the rows.
+    data_sheet = book["Data"]
+    assert data_sheet.print_area == "'Data'!$A$1:$J$1"
+    assert (f"{data_sheet.max_row - 1:,} rows of data" in data_sheet.oddFooter.left.text
+            and "clear the print area" in data_sheet.oddFooter.left.text)
     assert build_flat_csv([], "en").decode("utf-8-sig").startswith("City code,City,Month")
 
 

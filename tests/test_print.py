@@ -3,13 +3,14 @@ printing them would get them; page counts, texts, fonts and margins checked in t
 (poppler's pdftotext, pdfinfo, pdffonts)."""
 
 import io
-import itertools
 import re
 import shutil
 import subprocess
 import zipfile
+from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -69,30 +70,69 @@ def words_outside(pdf: Path, margin: float = 12) -> list[str]:
     return out
 
 
+# The demo's full window to October 2026: 25 cities × 22 months, 12,000-odd rows of flat data.
+DEMO_THROUGH, DEMO_TODAY = "2026-10", date(2026, 11, 15)
+
+
 def test_the_summary_prints_sheet_by_sheet_in_one_font(app, cities, tmp_path):
-    demo.load_demo(db.session, Actor.system("test"))
+    demo.load_demo(db.session, Actor.system("test"), through=DEMO_THROUGH, today=DEMO_TODAY)
     db.session.commit()
-    progress = figures.national_progress(db.session)
-    rows = itertools.islice(figures.flat_rows(db.session), 300)  # enough for several pages
-    data = build_summary_workbook(progress, rows)
+    progress = figures.national_progress(db.session, through=DEMO_THROUGH, today=DEMO_TODAY)
+    data = build_summary_workbook(progress, figures.flat_rows(
+        db.session, through=DEMO_THROUGH, today=DEMO_TODAY))
+    # Printing the whole workbook, as LibreOffice does: a few pages, not one per 40 data rows.
     pdf = to_pdf(data, tmp_path, "summary")
     texts = pages(pdf)
+    assert len(texts) <= 8
     # Each page names its sheet in the header, and is numbered.
     sheet_of = [text.strip().split()[0] for text in texts]
     for number, text in enumerate(texts, start=1):
         assert f"第 {number} 页，共 {len(texts)} 页" in text
     counts = {name: sheet_of.count(name) for name in dict.fromkeys(sheet_of)}
+    page = {name: "\n".join(t for t, s in zip(texts, sheet_of, strict=True) if s == name)
+            for name in counts}
+    assert counts["概览"] <= 2 and "新能源汽车推广进展汇总" in page["概览"]
+    assert "统计截至 2026年10月" in page["概览"]
     # 25 columns of cities: two pages across (not squeezed onto one), the city on both.
     assert counts["按城市"] == 2
     for text in (t for t, s in zip(texts, sheet_of, strict=True) if s == "按城市"):
         assert "北京市" in text and "银川市" in text
-    assert counts["概览"] <= 2 and counts["按月份"] <= 2 and counts["按领域和动力类型"] == 1
+    assert counts["按月份"] <= 2
+    assert "2025-01" in page["按月份"] and "2026-10" in page["按月份"]
+    assert counts["按领域和动力类型"] == 1
+    # The flat data prints as its heading row and a note on where the rows are: one page.
+    flat_rows = sum(1 for _ in figures.flat_rows(db.session, through=DEMO_THROUGH,
+                                                 today=DEMO_TODAY))
+    assert flat_rows > 25 * 22 * 20
+    assert counts["明细数据"] == 1
+    assert "城市代码" in page["明细数据"] and "新增新能源汽车（辆）" in page["明细数据"]
+    assert f"本表共 {flat_rows:,} 行明细数据" in page["明细数据"]
+    assert "110000" not in page["明细数据"] and "2025-01" not in page["明细数据"]
+    # ... as the sheet's print area, the defined name Excel and WPS read too.
+    assert print_areas(data) == {"明细数据": "'明细数据'!$A$1:$J$1"}
+    # The data are all there for filters and pivot tables.
+    sheet = openpyxl.load_workbook(io.BytesIO(data))["明细数据"]
+    assert sheet.max_row == flat_rows + 1 and sheet.max_column == 10
+    assert all(row[0] and row[7] is not None
+               for row in sheet.iter_rows(min_row=2, values_only=True))
+    assert sheet.auto_filter.ref == f"A1:J{flat_rows + 1}"
     # Bold cells keep the sans-serif family: no serif font anywhere.
     assert not [f for f in fonts(pdf) if "Serif" in f or "Times" in f], fonts(pdf)
-    # A default print is the overview, the cities and the months: the selected sheets.
-    assert selected_sheets(data) == ["概览", "按城市", "按月份"]
+    # One sheet selected: the workbook does not open with sheets grouped, where typing into
+    # the overview would write into the cities and months sheets too.
+    assert selected_sheets(data) == ["概览"]
     # The heading rows are tall enough for their wrapped text.
     assert heading_height(data, "按城市") >= 30
+
+
+def print_areas(data: bytes) -> dict[str, str]:
+    """Each sheet's print area, as written: a _xlnm.Print_Area name local to the sheet."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        workbook = z.read("xl/workbook.xml").decode()
+    names = re.findall(r'<sheet [^>]*name="([^"]+)"', workbook)
+    return {names[int(index)]: area for index, area in re.findall(
+        r'<definedName name="_xlnm.Print_Area" localSheetId="(\d+)">([^<]+)</definedName>',
+        workbook)}
 
 
 def selected_sheets(data: bytes) -> list[str]:
@@ -103,8 +143,6 @@ def selected_sheets(data: bytes) -> list[str]:
 
 
 def heading_height(data: bytes, sheet: str) -> float:
-    import openpyxl
-
     ws = openpyxl.load_workbook(io.BytesIO(data))[sheet]
     return ws.row_dimensions[1].height or 0
 

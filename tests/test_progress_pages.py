@@ -97,6 +97,21 @@ def test_grid_shows_each_state_with_counts(client, auth, data):
     assert "/review/returns/" in row  # a cell with a return links to it
 
 
+def test_the_grid_names_overdue_and_late_apart_in_english_too(client, auth, data):
+    """Issue 11, item 4: one message id "Late" served both meanings; each has its words."""
+    auth.login("viewer1")
+    client.get("/lang/en")
+    html = page(client, "/progress/grid" + Q)
+    head = re.search(r"<thead>(.*?)</thead>", html, re.S).group(1)
+    assert "<th>Submitted late</th><th>Overdue, not submitted</th>" in head
+    foot = re.search(r"<tfoot>(.*?)</tfoot>", html, re.S).group(1)
+    assert 'data-count="late"><th class="city" scope="row">Submitted late<' in foot
+    assert 'data-count="overdue"><th class="city" scope="row">Overdue, not submitted<' in foot
+    legend = " ".join(re.sub(r"<[^>]+>", " ", re.search(r'id="legend">(.*?)</ul>', html,
+                                                         re.S).group(1)).split())
+    assert "overdue Overdue, not submitted" in legend and "! Submitted late" in legend
+
+
 def _grid_cells(html):
     cells = {}
     for row in re.finditer(r'<tr data-city="(\d+)">(.*?)</tr>', html, re.S):

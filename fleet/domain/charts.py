@@ -193,9 +193,12 @@ def cities_figure(progress: Progress, lang: str = "zh") -> Figure:
     colours = [TARGET if c.behind_time else ACTUAL for c in rows]
     ax.barh(ys, [c.pct_of_target for c in rows], color=colours, height=0.7)
     for y, c in zip(ys, rows, strict=True):
+        # Beside the bar's end, where the time-elapsed and target lines may run: on a white
+        # ground above them, so the figure stays readable (the line breaks for it).
         ax.annotate(f"{c.pct_of_target:.1%}", (c.pct_of_target, y),
                     textcoords="offset points", xytext=(3, 0), va="center",
-                    fontproperties=font(7))
+                    fontproperties=font(7), zorder=5,
+                    bbox={"boxstyle": "square,pad=0.15", "fc": "white", "ec": "none"})
     ax.set_yticks(ys, [c.name(lang) for c in rows], parse_math=False)
     ax.axvline(elapsed, color=PATH, linestyle=":", linewidth=1.5,
                label=_("Time elapsed: %(p)s", p=f"{elapsed:.1%}"))

@@ -38,8 +38,6 @@ from .layout import FONT_NAME, FONT_SIZE, display_width, fit_width, heading_heig
 from .safety import is_formula_like, put_text
 from .summary_text import SHEETS, text
 
-# The sheets a default print gives (SHEETS keys); the flat data is printed only when asked.
-PRINTED_BY_DEFAULT = ("overview", "cities", "months")
 COUNT = "#,##0"
 SHARE = "0.0%"
 RATIO = "0.00"
@@ -144,10 +142,11 @@ def write_summary_workbook(progress: Progress | CityProgress, flat_rows: Iterabl
     use_one_font(wb)
     sheets = {key: wb.create_sheet(names[0] if lang == "zh" else names[1])
               for key, names in SHEETS.items()}
-    # A default print (Excel prints the selected sheets) gives the overview, the cities and
-    # the months, not the flat data's hundreds of pages. Set before any row is streamed.
-    for key in PRINTED_BY_DEFAULT:
-        sheets[key].sheet_view.tabSelected = True
+    # The overview alone is selected. Selecting the cities and months sheets too would make
+    # them Excel's default print, but the workbook would open with the three grouped (Excel,
+    # WPS and LibreOffice alike), where typing into one sheet writes into all three. Printing
+    # every sheet stays short instead: the flat data's print area is its heading row.
+    sheets["overview"].sheet_view.tabSelected = True
     cities_total_row = _cities_sheet(sheets["cities"], summary, lang)
     months_rows = _months_sheet(sheets["months"], summary, lang)
     _categories_sheet(sheets["categories"], summary, lang)
@@ -388,7 +387,17 @@ def _data_sheet(ws, summary: _SummaryFigures, rows: Iterable[FlatRow], lang: str
     quoted = WriteOnlyCell(ws, "")
     quoted.quotePrefix = True
     n = sheet_xml.write_rows_xml(spool, rows, lang, count_style.style_id, quoted.style_id)
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headings))}{n + 1}"
+    last = get_column_letter(len(headings))
+    ws.auto_filter.ref = f"A1:{last}{n + 1}"
+    # Printing every sheet (LibreOffice's print and PDF export, Excel's "entire workbook")
+    # would give hundreds of pages of data rows: the print area is the heading row, and the
+    # page's footer says how many rows there are and how to print them. Both honour the print
+    # area (the sheet's _xlnm.Print_Area name); LibreOffice ignores the selected sheets, and
+    # prints a sheet without a print area whole, so nothing else short of hiding it works.
+    ws.print_area = f"A1:{last}1"
+    ws.oddFooter.left.text = (text("data_print_note", lang).replace("%(n)s", f"{n:,}")
+                              .replace("&", "&&"))
+    ws.oddFooter.left.font, ws.oddFooter.left.size = FONT_NAME, 9
     return n
 
 

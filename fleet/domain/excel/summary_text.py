@@ -76,6 +76,11 @@ TEXT = {
                        "Cumulative new NEVs and the path to target"),
     "chart_monthly": ("每月新增新能源汽车（按领域）", "New NEVs per month, by sector"),
     "vehicles": ("辆", "vehicles"),
+    "data_print_note": ("本表共 %(n)s 行明细数据，供筛选和数据透视表使用；默认只打印表头。"
+                        "如需打印全部明细，请先取消打印区域（页面布局 → 打印区域）。",
+                        "%(n)s rows of data, for filters and pivot tables; a default print "
+                        "gives the heading row only. To print them all, clear the print area "
+                        "first (Page Layout → Print Area)."),
     "formula_note": ("合计与比例为公式，随数据重新计算", "Totals and ratios are formulas"),
 }
 

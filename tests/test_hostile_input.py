@@ -423,7 +423,7 @@ def _seed(users) -> dict:
     return {"code": ["440300"], "period": [month, add_months(month, -1)],
             "return_id": [submitted.id, approved.id], "user_id": [users["viewer"].id],
             "kind": ["national"], "fmt": ["png"], "city": ["440300"], "token_id": [1],
-            "scan_id": [1], "notice_id": [1], "upload_id": [1]}
+            "scan_id": [1], "notice_id": [1], "upload_id": [1], "job_id": [1]}
 
 
 def _signed_in(app, username):

@@ -21,7 +21,7 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 from sqlalchemy.orm import Session
 
-from .domain import job_work, jobs
+from .domain import job_work, jobs, notices
 from .domain.errors import DomainError
 from .domain.excel.safety import UnsafeFile
 from .domain.i18n import both_languages
@@ -56,9 +56,7 @@ def start(job_id: int) -> None:
             failure_ttl=int(jobs.LIFETIME.total_seconds()),
             description=f"fleet job {job_id}")
         return
-    future = _executor(app).submit(execute, app, job_id)
-    with _lock:
-        _futures[:] = [f for f in _futures if not f.done()] + [future]
+    _submit(app, execute, app, job_id)
 
 
 def queue(app: Flask):
@@ -77,6 +75,12 @@ def rq_job_id(app: Flask, job_id: int) -> str:
     """One RQ job per Fleet job (an enqueue of the same job replaces, never duplicates)."""
     prefix = "".join(c if c.isalnum() else "-" for c in app.config["REDIS_KEY_PREFIX"])
     return f"{prefix.strip('-') or 'fleet'}-job-{job_id}"
+
+
+def _submit(app: Flask, function, *args) -> None:
+    future = _executor(app).submit(function, *args)
+    with _lock:
+        _futures[:] = [f for f in _futures if not f.done()] + [future]
 
 
 def _executor(app: Flask) -> ThreadPoolExecutor:
@@ -155,6 +159,41 @@ def _own_connections(app: Flask) -> None:
     if pid is not None and pid != os.getpid():
         db.engine.dispose(close=False)
     app.extensions["fleet.jobs_pid"] = os.getpid()
+
+
+# --- the outbox's mail --------------------------------------------------------------------------
+
+def send_mail_later(app: Flask, ids: list[int]) -> None:
+    """Send the mail just committed to the outbox (fleet.domain.notices) off the request: on
+    a worker with Redis, else in a thread here. A slow or absent mail server never holds a
+    page; what is not sent stays in the outbox for `flask fleet remind`."""
+    if app.config.get("REDIS_URL"):
+        import redis
+
+        try:
+            queue(app).enqueue_call("fleet.worker.send_mail", args=(list(ids),), timeout=300,
+                                    result_ttl=0, failure_ttl=int(
+                                        jobs.LIFETIME.total_seconds()),
+                                    description=f"fleet mail {len(ids)}")
+            return
+        except redis.RedisError:
+            log.warning("Redis refused the mail job; sending from this process instead")
+    _submit(app, send_mail, app, list(ids))
+
+
+def send_mail(app: Flask, ids: list[int]) -> None:
+    """Deliver these outbox rows (those still unsent). Never raises."""
+    with app.app_context():
+        _own_connections(app)
+        try:
+            notices.deliver(db.session, notices.MailSettings.from_config(app.config), ids)
+            db.session.commit()
+        except Exception:  # the mail stays in the outbox; `flask fleet remind` retries it
+            log.exception("sending %d queued mail(s) failed; they stay in the outbox",
+                          len(ids))
+            db.session.rollback()
+        finally:
+            db.session.remove()
 
 
 def work(app: Flask, burst: bool = False, simple: bool = False) -> bool:

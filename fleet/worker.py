@@ -17,6 +17,11 @@ def run_job(job_id: int) -> None:
     background.execute(_the_app(), job_id)
 
 
+def send_mail(ids: list[int]) -> None:
+    """Send these outbox mails (fleet.background.send_mail)."""
+    background.send_mail(_the_app(), ids)
+
+
 def _the_app() -> Flask:
     global _app
     if has_app_context():

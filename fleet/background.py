@@ -19,6 +19,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 from flask_babel import force_locale
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from .domain import job_work, jobs, notices
@@ -146,9 +147,12 @@ def _progress(app: Flask, job_id: int):
     middle of a server-side cursor) is never committed by it."""
 
     def report(done: int, total: int | None) -> None:
-        with Session(db.engine) as own:
-            jobs.report_progress(own, job_id, done, total)
-            own.commit()
+        try:
+            with Session(db.engine) as own:
+                jobs.report_progress(own, job_id, done, total)
+                own.commit()
+        except OperationalError:  # (SQLite busy) progress is shown, never worth a failure
+            log.warning("progress of job %s not recorded this time", job_id)
 
     return report
 

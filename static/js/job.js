@@ -15,7 +15,7 @@
   var statusText = document.getElementById("job-status");
   var progressText = document.getElementById("job-progress-text");
   var refresh = document.getElementById("job-refresh");
-  if (refresh) { refresh.classList.add("visually-hidden"); }
+  if (refresh) { refresh.classList.add("d-none"); }
   var failures = 0;
 
   function show(info) {
@@ -45,7 +45,7 @@
       })
       .catch(function () {
         failures += 1;
-        if (failures > 5 && refresh) { refresh.classList.remove("visually-hidden"); }
+        if (failures > 5 && refresh) { refresh.classList.remove("d-none"); }
         window.setTimeout(poll, Math.min(10000, 1000 * (failures + 1)));
       });
   }

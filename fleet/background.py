@@ -51,12 +51,17 @@ def start(job_id: int) -> None:
     """Run the job (committed, status queued) on an RQ worker, or in a thread here."""
     app = current_app._get_current_object()
     if app.config.get("REDIS_URL"):
-        queue(app).enqueue_call(
-            "fleet.worker.run_job", args=(job_id,), job_id=rq_job_id(app, job_id),
-            timeout=int(app.config["JOB_TIMEOUT"]), result_ttl=0,
-            failure_ttl=int(jobs.LIFETIME.total_seconds()),
-            description=f"fleet job {job_id}")
-        return
+        import redis
+
+        try:
+            queue(app).enqueue_call(
+                "fleet.worker.run_job", args=(job_id,), job_id=rq_job_id(app, job_id),
+                timeout=int(app.config["JOB_TIMEOUT"]), result_ttl=0,
+                failure_ttl=int(jobs.LIFETIME.total_seconds()),
+                description=f"fleet job {job_id}")
+            return
+        except redis.RedisError:  # the job still runs, here, rather than never
+            log.warning("Redis refused job %s; running it in this process", job_id)
     _submit(app, execute, app, job_id)
 
 

@@ -132,7 +132,7 @@ def job_response(kind: str, city: City | None, params: dict) -> Response:
     one, started after the commit) and go to its page."""
     job, created = jobs.request_job(db.session, current_actor(), kind,
                                     None if city is None else city.id, params,
-                                    cache.data_version())
+                                    cache.data_version(), folder=background.folder())
     db.session.commit()
     if created:
         background.start(job.id)

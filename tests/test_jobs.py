@@ -110,6 +110,8 @@ def test_the_excel_export_and_the_filters_go_to_the_job(client, auth, setup):
     assert finished(job_id).status == "done"
     download = client.get(f"/jobs/{job_id}/download", buffered=True)
     assert f"fleet-vehicles-440300-{month}-bus.xlsx" in download.headers["Content-Disposition"]
+    shown = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "深圳市" in shown and "城市公交" in shown and "Excel" in shown
     sheet = load_workbook(io.BytesIO(download.data)).active
     values = list(sheet.iter_rows(values_only=True))
     assert values[0][0] == "城市代码" and len(values) == 4
@@ -215,6 +217,17 @@ def test_files_expire_after_a_day_and_the_cleanup_removes_them(app, client, auth
     assert 'id="job-expired"' in client.get(f"/jobs/{job_id}").get_data(as_text=True)
     again = job_id_of(client.post("/progress/roster/vehicles.csv/prepare"))
     assert again != job_id and finished(again).status == "done"
+
+
+def test_a_file_gone_from_the_folder_is_made_again(app, client, auth, setup):
+    two_cities(client, auth)
+    auth.login("ministry1")
+    job_id = job_id_of(client.post("/progress/roster/vehicles.csv/prepare"))
+    (background.folder(app) / finished(job_id).file_name).unlink()
+    assert client.get(f"/jobs/{job_id}/download").status_code == 404
+    again = job_id_of(client.post("/progress/roster/vehicles.csv/prepare"))
+    assert again != job_id and finished(again).status == "done"
+    assert client.get(f"/jobs/{again}/download").status_code == 200
 
 
 def test_a_lost_job_is_failed_and_may_be_asked_again(client, auth, setup):

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -67,16 +67,19 @@ def request_key(kind: str, city_id: int | None, params: dict, version: str,
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def reusable(session: Session, key: str, now: datetime | None = None) -> Job | None:
+def reusable(session: Session, key: str, now: datetime | None = None,
+             folder: Path | None = None) -> Job | None:
     """The job of this key that may be handed out again: queued or running (and alive), or
-    done with its file still fresh. A lost or expired one is released (its key freed)."""
+    done with its file still fresh (and, given the jobs' folder, still there). A lost or
+    expired one is released (its key freed)."""
     now = now or utcnow()
     job = session.scalar(select(Job).where(Job.active_key == key))
     if job is None:
         return None
     if job.status in ACTIVE and not _stale(job, now):
         return job
-    if job.status == "done" and job.expires_at > now:
+    if (job.status == "done" and job.expires_at > now
+            and (folder is None or not job.file_name or file_of(folder, job) is not None)):
         return job
     if job.status in ACTIVE:
         _fail(job, _texts(INTERRUPTED), now)
@@ -111,11 +114,12 @@ def create(session: Session, actor: Actor, kind: str, city_id: int | None, param
 
 
 def request_job(session: Session, actor: Actor, kind: str, city_id: int | None, params: dict,
-                version: str, *, per_user: bool = False) -> tuple[Job, bool]:
+                version: str, *, per_user: bool = False,
+                folder: Path | None = None) -> tuple[Job, bool]:
     """The job for this request: the running or fresh one of the same key, or a new one.
     Returns (job, created); start it after the commit only when created."""
     key = request_key(kind, city_id, params, version, actor.user_id if per_user else None)
-    job = reusable(session, key)
+    job = reusable(session, key, folder=folder)
     if job is not None:
         return job, False
     return create(session, actor, kind, city_id, params, key)
@@ -260,6 +264,7 @@ def cleanup(session: Session, folder: Path, now: datetime | None = None) -> int:
     files no job owns any more (a job that failed half-way). Returns the files removed."""
     now = now or utcnow()
     removed = 0
+    expired_ids = set()
     for job in session.scalars(select(Job).where(
             or_(Job.status.in_(ACTIVE), (Job.status == "done") & (Job.expires_at <= now)))):
         if job.status in ACTIVE:
@@ -267,6 +272,7 @@ def cleanup(session: Session, folder: Path, now: datetime | None = None) -> int:
             continue
         job.status = "expired"
         job.active_key = None
+        expired_ids.add(job.id)
     session.flush()
     if not folder.is_dir():
         return 0
@@ -274,10 +280,15 @@ def cleanup(session: Session, folder: Path, now: datetime | None = None) -> int:
                                                            Job.file_name.is_not(None))))
     running = {f"job-{i}-" for i in session.scalars(select(Job.id).where(
         Job.status.in_(ACTIVE)))}
+    # A file younger than that is left alone: its job may have been claimed since the
+    # lists above were read.
+    recent = (now - STALE_RUNNING).timestamp()
     for path in folder.glob("job-*"):
         if path.name in kept or any(path.name.startswith(p) for p in running):
             continue
         try:
+            if path.stat().st_mtime > recent and job_id_of(path) not in expired_ids:
+                continue
             os.unlink(path)
             removed += 1
         except FileNotFoundError:
@@ -285,8 +296,10 @@ def cleanup(session: Session, folder: Path, now: datetime | None = None) -> int:
     return removed
 
 
-def expired_count(session: Session) -> int:
-    return session.scalar(select(func.count(Job.id)).where(Job.status == "expired")) or 0
+def job_id_of(path: Path) -> int | None:
+    """The job a file of the folder belongs to (job-<id>-<random>.<ext>)."""
+    parts = path.name.split("-")
+    return int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
 
 
 # --- helpers for the work of each kind --------------------------------------------------------

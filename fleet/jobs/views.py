@@ -9,6 +9,7 @@ from werkzeug.wsgi import FileWrapper
 
 from .. import background
 from ..domain import jobs
+from ..domain.cities import city_by_code
 from ..extensions import db
 from ..models import Job
 from ..web import attachment, current_actor, lang, refuse
@@ -78,8 +79,10 @@ def show(job_id: int):
     if job.kind == "roster_check" and job.status == "done":
         return redirect(url_for("returns.roster_check", period=job.params["period"],
                                 job_id=job.id))
+    city = city_by_code(db.session, job.params["city"]) if job.params.get("city") else None
     return render_template("jobs/show.html", job=job, info=_status(job),
-                           title=jobs.KINDS[job.kind], active=job.status in jobs.ACTIVE)
+                           title=jobs.KINDS[job.kind], active=job.status in jobs.ACTIVE,
+                           city_name=city.name(lang()) if city is not None else None)
 
 
 @bp.route("/<int:job_id>/status")

@@ -364,6 +364,7 @@ def test_with_redis_a_job_waits_on_the_queue_for_a_worker(make_app, users):
             assert status["status"] == "done", status
             assert client.get(f"/jobs/{job_id}/download").status_code == 200
     finally:
+        redis_client.srem("rq:queues", f"rq:queue:{queue_name}")
         for name in redis_client.scan_iter(match=f"*{queue_name}*"):
             redis_client.delete(name)
         for name in redis_client.scan_iter(match=f"*{prefix.rstrip(':')}*"):

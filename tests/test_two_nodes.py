@@ -127,6 +127,8 @@ def cluster(app, setup, tmp_path):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        redis_client.srem("rq:queues", f"rq:queue:{env['FLEET_JOBS_QUEUE']}")
+        redis_client.srem("rq:workers", f"rq:worker:fleet-2n-{tag}")
         for name in redis_client.scan_iter(match=f"*fleet-2n-{tag}*"):
             redis_client.delete(name)
 

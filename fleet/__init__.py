@@ -169,6 +169,7 @@ def register_blueprints(app: Flask) -> None:
     from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .inbox import bp as inbox_bp
+    from .jobs import bp as jobs_bp
     from .main import bp as main_bp
     from .progress import bp as progress_bp
     from .returns import bp as returns_bp
@@ -186,6 +187,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(review_bp, url_prefix="/review")
     app.register_blueprint(audit_bp, url_prefix="/audit")
     app.register_blueprint(inbox_bp, url_prefix="/inbox")
+    app.register_blueprint(jobs_bp, url_prefix="/jobs")
 
 
 def register_request_hooks(app: Flask) -> None:

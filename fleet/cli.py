@@ -369,3 +369,40 @@ def roster_import_command(file: str, city_code: str, period: str, dry_run: bool)
     db.session.commit()
     click.echo(f"Saved: the roster of {city.code} {period} now holds {len(check.vehicles)} "
                "vehicles.")
+
+
+@fleet_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once the queue is empty.")
+@click.option("--simple", is_flag=True,
+              help="Run each job in this process instead of a forked one.")
+def worker_command(burst: bool, simple: bool):
+    """Run background jobs (exports, large roster checks, summaries) from the RQ queue of
+    FLEET_REDIS_URL, with this installation's settings. Run as many as you like, on any
+    machine that reaches the database, Redis and the jobs' folder (JOBS_DIR)."""
+    from . import background
+
+    if not current_app.config.get("REDIS_URL"):
+        raise click.ClickException("FLEET_REDIS_URL is not set: without Redis, background "
+                                   "jobs run in the web processes and need no worker.")
+    background.work(current_app._get_current_object(), burst=burst, simple=simple)
+
+
+jobs_cli = AppGroup("jobs", help="Background jobs (后台任务).")
+fleet_cli.add_command(jobs_cli)
+
+
+@jobs_cli.command("cleanup")
+def jobs_cleanup_command():
+    """Expire the background jobs whose day is over and remove their files, fail the jobs
+    lost by a stopped server, and remove files no job owns. Safe to run at any time (each
+    job's start does the same)."""
+    from . import background
+    from .domain import jobs
+    from .domain.audit import record_event
+
+    removed = jobs.cleanup(db.session, background.folder())
+    if removed:
+        record_event(db.session, Actor.system("fleet jobs cleanup"), "job.cleanup", "job", "",
+                     after={"files": removed})
+    db.session.commit()
+    click.echo(f"{removed} expired job files removed.")

@@ -74,6 +74,24 @@ class Defaults:
     REDIS_URL = None
     REDIS_KEY_PREFIX = "fleet:"
 
+    # Background jobs (fleet.background): on RQ workers when REDIS_URL is set (this queue),
+    # else in JOB_THREADS threads of each web process. Their files are kept for a day in
+    # JOBS_DIR (default instance/jobs; storage shared by every node and worker when they are
+    # on several machines). A job is stopped after JOB_TIMEOUT seconds; it reports progress
+    # every JOB_PROGRESS_ROWS rows.
+    JOBS_DIR = ""
+    JOBS_QUEUE = "fleet"
+    JOB_TIMEOUT = 3600
+    JOB_THREADS = 2
+    JOB_PROGRESS_ROWS = 5000
+    # What goes to a job: a roster upload of more bytes than this (1 MiB: about 20,000 rows
+    # of .xlsx) is checked in the background; the summary workbook of the nation once more
+    # cities than this are active; a roster export of more vehicles than this is not
+    # streamed straight to the browser (the page prepares it as a job instead).
+    ROSTER_JOB_MIN_BYTES = 1024 * 1024
+    SUMMARY_JOB_MIN_CITIES = 100
+    ROSTER_DIRECT_MAX_ROWS = 50_000
+
     # Where `flask fleet backup` looks first for pg_dump / pg_restore (else PATH, then
     # Debian's /usr/lib/postgresql/<server major>/bin).
     PG_BIN_DIR = None

@@ -2,10 +2,21 @@
 alike: the figures of the user's scope (fleet.web.city_scope) and file names that say what
 the file holds."""
 
-from flask import Response, abort, current_app, request, stream_with_context
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import func, select
 
-from . import cache
-from .domain import attachments, figures, vehicles
+from . import background, cache
+from .domain import attachments, figures, job_work, jobs, vehicles
 from .domain.errors import DomainError
 from .domain.excel import roster_files
 from .domain.excel.flat import build_flat_csv
@@ -13,7 +24,16 @@ from .domain.excel.summary import build_summary_workbook
 from .domain.programme import get_programme
 from .extensions import db
 from .models import Attachment, City
-from .web import CSV, XLSX, attachment, basis_and_through, city_scope, lang, period_or_404
+from .web import (
+    CSV,
+    XLSX,
+    attachment,
+    basis_and_through,
+    city_scope,
+    current_actor,
+    lang,
+    period_or_404,
+)
 
 
 def _flat(basis: str, through: str | None, city: City | None):
@@ -22,9 +42,13 @@ def _flat(basis: str, through: str | None, city: City | None):
 
 
 def summary_response() -> Response:
-    """fleet-summary-2026-03-verified.xlsx (nation) or fleet-summary-440300-2026-03-...xlsx."""
+    """fleet-summary-2026-03-verified.xlsx (nation) or fleet-summary-440300-2026-03-...xlsx.
+    The nation's of many cities is a background job: back to the dashboard, which offers it
+    (the API, for machines that wait, always answers with the file)."""
     basis, through = basis_and_through()
     city = city_scope()
+    if not request.path.startswith("/api/") and summary_in_background(city):
+        return redirect_to_job_flow("progress.dashboard", basis=basis, through=through)
     progress = cache.national(basis, through) if city is None else cache.city(city, basis,
                                                                               through)
     body = build_summary_workbook(progress, _flat(basis, progress.window.through, city),
@@ -99,3 +123,55 @@ def roster_download(flt: vehicles.ExportFilter, fmt: str, stem: str) -> Response
     # (attachment() records who took the file before the first byte leaves)
     return attachment(stream_with_context(body), CSV if fmt == "csv" else XLSX,
                       f"{name}.{fmt}")
+
+
+# --- background jobs ----------------------------------------------------------------------------
+
+def job_response(kind: str, city: City | None, params: dict) -> Response:
+    """Ask for a background job (the running or fresh one of the same request, else a new
+    one, started after the commit) and go to its page."""
+    job, created = jobs.request_job(db.session, current_actor(), kind,
+                                    None if city is None else city.id, params,
+                                    cache.data_version(), folder=background.folder())
+    db.session.commit()
+    if created:
+        background.start(job.id)
+    return redirect(url_for("jobs.show", job_id=job.id), 303)
+
+
+def roster_export_params(fmt: str, flt: vehicles.ExportFilter, city_code: str | None) -> dict:
+    if fmt not in ("csv", "xlsx"):
+        abort(404)
+    return {"fmt": fmt, "city": city_code, "period": flt.period, "category": flt.category,
+            "powertrain": flt.powertrain, "lang": lang()}
+
+
+def roster_too_large(flt: vehicles.ExportFilter) -> bool:
+    """More vehicles than are streamed straight to a browser (ROSTER_DIRECT_MAX_ROWS)."""
+    limit = int(current_app.config["ROSTER_DIRECT_MAX_ROWS"])
+    return job_work.export_count(db.session, flt) > limit
+
+
+def summary_in_background(city: City | None, active_cities: int | None = None) -> bool:
+    """The nation's summary workbook is made by a job once more than SUMMARY_JOB_MIN_CITIES
+    cities are active; a city's own, and the nation's of the 25 pilot cities, at once.
+    `active_cities`: the count when the caller has it (the dashboard's figures)."""
+    if city is not None:
+        return False
+    if active_cities is None:
+        active_cities = db.session.scalar(select(func.count(City.id)).where(City.active)) or 0
+    return active_cities > int(current_app.config["SUMMARY_JOB_MIN_CITIES"])
+
+
+def summary_job_response() -> Response:
+    """The summary workbook of the nation as a background job (?basis=&through=)."""
+    basis, through = basis_and_through()
+    through = figures.window(get_programme(db.session), through).through
+    return job_response("summary", None, {"basis": basis, "through": through, "lang": lang()})
+
+
+def redirect_to_job_flow(endpoint: str, **values) -> Response:
+    """A direct download too large to stream: back to the page that prepares it as a job."""
+    flash(_("This file is large: it is prepared in the background. Press “Prepare” and "
+            "follow its progress; it stays available for a day."), "info")
+    return redirect(url_for(endpoint, **values), 303)

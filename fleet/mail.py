@@ -1,17 +1,19 @@
 """Sending the mail of fleet.domain.notices after the database commit.
 
 The domain queues each e-mail as an OutboxMail row in the transaction of its notice. Once
-that transaction is committed, the hook below sends those rows from a session of its own (the
-committed session cannot run SQL inside its own after_commit event). A mail server that is
-down is logged and never fails the request; `flask fleet remind` retries what is left.
+that transaction is committed, the hook below hands those rows to fleet.background, which
+sends them off the request (an RQ worker with Redis, else a thread of this process), so a
+slow mail server never holds a page. A mail server that is down is logged and never fails
+the request; `flask fleet remind` retries what is left.
 """
 
 import logging
 
-from flask import current_app, has_app_context
+from flask import current_app, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from . import background
 from .domain import notices
 from .extensions import db
 
@@ -46,8 +48,12 @@ def _after_commit(session) -> None:
     if not config.configured:
         return
     try:
+        if has_request_context():
+            background.send_mail_later(current_app._get_current_object(), list(ids))
+            return
+        # A command (cron's `flask fleet remind`) may wait for the mail server itself.
         with Session(db.engine) as own:
             notices.deliver(own, config, ids)
             own.commit()
-    except Exception:  # never fail the request that caused the mail
+    except Exception:  # never fail the request or command that caused the mail
         log.exception("sending %d queued mail(s) failed; they stay in the outbox", len(ids))

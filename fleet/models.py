@@ -300,7 +300,7 @@ event.listen(DataVersion.__table__, "after_create", DDL(
 
 # Writes that change no figure: they leave the figures' caches alone.
 NO_FIGURES = frozenset({"audit_event", "user", "data_version", "integrity_check", "api_token",
-                        "notice", "outbox_mail"})
+                        "notice", "outbox_mail", "job", "roster_upload"})
 
 
 def bump_data_version(session: Session) -> None:
@@ -492,3 +492,51 @@ class RosterUpload(db.Model):
     sha256: Mapped[str] = mapped_column(String(64))
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Job(db.Model):
+    """A piece of long work that leaves the request (fleet.domain.jobs): the national roster
+    export, the check of a large roster upload, the summary workbook of many cities.
+
+    Run by an RQ worker (with FLEET_REDIS_URL) or in a thread of the web process. The row is
+    the one record of it that every node reads: its progress, its error, its file.
+    `active_key` holds the request key while the job may be reused (queued, running, or done
+    with its file still fresh); unique, so the same request is never run twice, not even
+    when two nodes take the same click at once. It is emptied when the job fails or expires.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"),
+                                                index=True)
+    username: Mapped[str] = mapped_column(String(64), default="")
+    # The scope: a city's job, or (None) the nation's, for the ministry's side only.
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("city.id"))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    active_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # queued, running, done, failed, expired
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int | None] = mapped_column(BigInteger)
+    # Why it failed, in both languages ({"zh": ..., "en": ...}), never a traceback.
+    error: Mapped[dict | None] = mapped_column(JSON)
+    # What it produced besides its file (the findings of a roster check).
+    result: Mapped[dict | None] = mapped_column(JSON)
+    file_name: Mapped[str | None] = mapped_column(String(255))  # the stored file's name
+    download_name: Mapped[str | None] = mapped_column(String(255))
+    mimetype: Mapped[str | None] = mapped_column(String(100))
+    file_size: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    user: Mapped[User | None] = relationship()
+    city: Mapped[City | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed', 'expired')",
+                        name="ck_job_status"),
+    )

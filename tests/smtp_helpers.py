@@ -32,6 +32,10 @@ class SMTPServer:
 
     @property
     def messages(self):
+        # Mail leaves after the request, in a thread (fleet.background): wait for it first.
+        from fleet import background
+
+        background.drain(30)
         return self.collector.messages
 
     def start(self):

@@ -372,7 +372,7 @@ AXE_RUN = """async () => {
 
 def pages_of(role: str, month: str, ret_id: int, user_id: int) -> list[str]:
     """Every page a role reaches, with a real example of each parameter."""
-    common = ["/account/password", "/account/tokens", "/inbox/"]
+    common = ["/account/password", "/account/tokens", "/inbox/", "/jobs/"]
     by_role = {
         "city": ["/returns", f"/returns/{month}", f"/returns/{month}/upload",
                  f"/returns/{month}/roster",

@@ -91,7 +91,8 @@ class InlineCode(HTMLParser):
 
 
 SAMPLE_ARGS = {"code": "440300", "city": "440300", "fmt": "png", "kind": "national",
-               "token_id": 1, "scan_id": 1, "notice_id": 1, "upload_id": 1}
+               "token_id": 1, "scan_id": 1, "notice_id": 1, "upload_id": 1,
+               "job_id": 1}
 
 
 def urls_of_every_page(app, ids):

@@ -394,7 +394,8 @@ def _url(rule, values: dict) -> str:
 
 @pytest.fixture
 def hostile_app(make_app):
-    app = make_app(WTF_CSRF_ENABLED=True)
+    # (Few cities count as many, so the dashboard renders the summary job's form too.)
+    app = make_app(WTF_CSRF_ENABLED=True, SUMMARY_JOB_MIN_CITIES=1)
     app.request_class = RecordingRequest
     with app.app_context():
         yield app
@@ -423,7 +424,7 @@ def _seed(users) -> dict:
     return {"code": ["440300"], "period": [month, add_months(month, -1)],
             "return_id": [submitted.id, approved.id], "user_id": [users["viewer"].id],
             "kind": ["national"], "fmt": ["png"], "city": ["440300"], "token_id": [1],
-            "scan_id": [1], "notice_id": [1], "upload_id": [1]}
+            "scan_id": [1], "notice_id": [1], "upload_id": [1], "job_id": [1]}
 
 
 def _signed_in(app, username):

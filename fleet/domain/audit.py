@@ -172,6 +172,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "demo.load": ("载入演示数据", "Demo data loaded"),
     "demo.clear": ("清除演示数据", "Demo data removed"),
     "integrity.verify": ("核验数据完整性", "Integrity verified"),
+    "job.request": ("提交后台任务", "Background job requested"),
+    "job.cleanup": ("清理过期的后台任务文件", "Expired background job files removed"),
 }
 
 # What kind of record an event is about.
@@ -186,6 +188,7 @@ RECORD_TYPES: dict[str, tuple[str, str]] = {
     "integrity": ("数据完整性", "Integrity"),
     "api_token": ("接口令牌", "API token"),
     "vehicle": ("车辆", "Vehicle"),
+    "job": ("后台任务", "Background job"),
 }
 
 # Fields of users, cities, the programme and a return's state; a return's numbers are named

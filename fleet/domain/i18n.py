@@ -25,3 +25,19 @@ def translator(lang: str):
         return text % variables if variables else text
 
     return gettext
+
+
+def in_language(message, lang: str) -> str:
+    """A message (a lazy translation from lazy_gettext, or plain text) in `lang`, without a
+    request: the lazy one is looked up again in the catalog with its own variables."""
+    args = getattr(message, "_args", None)
+    if args and isinstance(args[0], str):
+        variables = {k: in_language(v, lang) if hasattr(v, "_args") else v
+                     for k, v in (getattr(message, "_kwargs", None) or {}).items()}
+        return translator(lang)(args[0], **variables)
+    return str(message)
+
+
+def both_languages(message) -> dict[str, str]:
+    """{"zh": ..., "en": ...} of a message, to keep it for readers of either language."""
+    return {"zh": in_language(message, "zh"), "en": in_language(message, "en")}

@@ -375,7 +375,10 @@ def deliver(session: Session, settings: MailSettings, ids: Sequence[int] | None 
     """
     if not settings.configured:
         return Delivery(0, 0)
-    stmt = select(OutboxMail).where(OutboxMail.sent_at.is_(None)).order_by(OutboxMail.id)
+    # Rows another sender holds (a worker, cron's remind) are skipped, not sent twice
+    # (PostgreSQL; SQLite has one writer at a time anyway).
+    stmt = (select(OutboxMail).where(OutboxMail.sent_at.is_(None)).order_by(OutboxMail.id)
+            .with_for_update(skip_locked=True))
     if ids is not None:
         stmt = stmt.where(OutboxMail.id.in_(list(ids)))
     pending = list(session.scalars(stmt))

@@ -316,6 +316,11 @@ def _editable_return(session: Session, actor: Actor, city: City, period: str
     return ret
 
 
+def preview_allowed(session: Session, actor: Actor, city: City, period: str) -> None:
+    """Raise the DomainError a dry run of this city-month would (before reading a file)."""
+    _editable_return(session, actor, city, period)
+
+
 def preview(session: Session, actor: Actor, city: City, period: str, file: RosterFile,
             lang: str = "zh") -> RosterCheck:
     """The dry run: every finding and the counts the roster would give. Writes nothing."""
@@ -534,6 +539,34 @@ def _expiry() -> datetime:
     from datetime import timedelta
 
     return utcnow() - timedelta(seconds=UPLOAD_MAX_AGE_SECONDS)
+
+
+# --- what the dry run shows ---------------------------------------------------------------------
+
+def _problem(p: CellProblem, lang: str) -> dict:
+    from .i18n import in_language
+
+    return {"row": p.row, "column": p.column, "value": "" if p.value is None else str(p.value),
+            "message": in_language(p.message, lang)}
+
+
+def check_result(check: RosterCheck, lang: str, listed: int = LISTED_PROBLEMS) -> dict:
+    """The findings of a dry run as plain values (JSON), for its page — drawn at once after
+    a small upload, or later from a background job's record after a large one: the counts,
+    the first `listed` errors and warnings (in `lang`), the NEVs by sector × powertrain."""
+    return {
+        "filename": check.filename, "total_rows": check.total_rows,
+        "accepted": check.accepted, "error_rows": len(check.error_rows),
+        "errors": len(check.errors), "warnings": len(check.warnings), "ok": check.ok,
+        "listed": [_problem(p, lang) for p in check.errors[:listed]],
+        "warning_list": [_problem(p, lang) for p in check.warnings[:listed]],
+        "counts": [[c, p, n] for (c, p), n in sorted(check.counts.items())],
+    }
+
+
+def result_counts(result: dict) -> dict[tuple[str, str], int]:
+    """{(category, powertrain): n} of check_result's counts."""
+    return {(c, p): n for c, p, n in result.get("counts", [])}
 
 
 # --- the error list as a workbook ---------------------------------------------------------------

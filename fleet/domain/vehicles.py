@@ -119,9 +119,10 @@ def export_rows(session: Session, flt: ExportFilter) -> Iterator[tuple]:
                    *(getattr(Vehicle, f) for f in EXPORT_FIELDS))
             .join(City, City.id == Vehicle.city_id)
             .order_by(City.code, Vehicle.period, Vehicle.vin))
-    result = session.connection().execution_options(stream_results=True,
-                                                    yield_per=STREAM_BATCH)
-    for partition in result.execute(_filtered(stmt, flt)).partitions():
+    # Options on the statement, not on the session's connection: set there, they would stay
+    # on it and turn the caller's next UPDATE into a server-side cursor (PostgreSQL refuses).
+    stmt = _filtered(stmt, flt).execution_options(stream_results=True, yield_per=STREAM_BATCH)
+    for partition in session.execute(stmt).partitions():
         yield from partition
 
 

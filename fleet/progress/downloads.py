@@ -8,7 +8,15 @@ from .. import downloads
 from ..domain import returns
 from ..domain.excel.filled import build_filled_return
 from ..extensions import db
-from ..web import XLSX, attachment, lang, period_or_404, visible_city
+from ..web import (
+    MINISTRY_SIDE,
+    XLSX,
+    attachment,
+    lang,
+    period_or_404,
+    roles_required,
+    visible_city,
+)
 from . import bp
 
 
@@ -31,6 +39,13 @@ def filled_return(code: str, period: str):
 def summary():
     """The summary workbook: national (or ?city=) for the ministry side, own city for a city."""
     return downloads.summary_response()
+
+
+@bp.route("/excel/summary/prepare", methods=["POST"])
+@roles_required(*MINISTRY_SIDE)
+def summary_prepare():
+    """The nation's summary workbook (?basis=&through=) as a background job."""
+    return downloads.summary_job_response()
 
 
 @bp.route("/excel/flat.csv")

@@ -5,7 +5,7 @@ import codecs
 import csv
 import io
 
-from flask import render_template, request
+from flask import abort, current_app, render_template, request
 
 from .. import downloads
 from ..domain import vehicles
@@ -38,16 +38,38 @@ def roster():
                                vin=fold(request.args.get("vin")) or None)
     return render_template("progress/roster.html", conflicts=found,
                            cities=all_cities(db.session), categories=CATEGORIES,
-                           powertrains=POWERTRAINS, args=request.args)
+                           powertrains=POWERTRAINS, args=request.args,
+                           direct_max=int(current_app.config["ROSTER_DIRECT_MAX_ROWS"]))
 
 
 @bp.route("/progress/roster/vehicles.<fmt>")
 @roles_required(*MINISTRY_SIDE)
 def roster_export(fmt: str):
-    """The national roster (?city=&period=&category=&powertrain=) as CSV or .xlsx, streamed."""
+    """The national roster (?city=&period=&category=&powertrain=) as CSV or .xlsx, streamed;
+    above ROSTER_DIRECT_MAX_ROWS vehicles, back to the page that prepares it as a job."""
     code = (request.args.get("city") or "").strip()
-    return downloads.roster_download(downloads.roster_filter(_city_ids()), fmt,
-                                     "fleet-vehicles" + (f"-{code}" if code else ""))
+    flt = downloads.roster_filter(_city_ids())
+    if fmt in ("csv", "xlsx") and downloads.roster_too_large(flt):
+        return downloads.redirect_to_job_flow("progress.roster", **_filter_args(flt, code))
+    return downloads.roster_download(flt, fmt, "fleet-vehicles" + (f"-{code}" if code else ""))
+
+
+@bp.route("/progress/roster/vehicles.<fmt>/prepare", methods=["POST"])
+@roles_required(*MINISTRY_SIDE)
+def roster_prepare(fmt: str):
+    """Prepare the national roster (the filters of the query string) as a background job,
+    and go to its page: progress, then the file, kept for a day."""
+    code = (request.args.get("city") or "").strip()
+    if code and city_by_code(db.session, code) is None:
+        abort(404)
+    flt = downloads.roster_filter(_city_ids())
+    return downloads.job_response("roster_export", None,
+                                  downloads.roster_export_params(fmt, flt, code or None))
+
+
+def _filter_args(flt, code: str) -> dict:
+    return {k: v for k, v in (("city", code), ("period", flt.period),
+                              ("category", flt.category), ("powertrain", flt.powertrain)) if v}
 
 
 @bp.route("/progress/roster/conflicts.csv")

@@ -3,7 +3,7 @@
 from flask import Response, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from .. import cache
+from .. import cache, downloads
 from ..domain import charts, notices, returns
 from ..domain.periods import months_between, period_of
 from ..domain.programme import get_programme, local_today
@@ -46,7 +46,9 @@ def dashboard():
     return render_template("progress/dashboard.html", progress=progress, basis=basis,
                            category=CATEGORY_BY_CODE.get(category),
                            months=_month_choices(), chart_args=_chart_args(progress),
-                           remind=remind_panel(progress.window.through))
+                           remind=remind_panel(progress.window.through),
+                           summary_job=downloads.summary_in_background(
+                               None, len(progress.cities)))
 
 
 @bp.route("/progress/grid")

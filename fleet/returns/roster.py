@@ -1,12 +1,14 @@
 """The city's vehicle roster of a month: template, upload with a dry run, confirmation, the paged
 list with add and remove of one vehicle, the failing rows and the city's own exports."""
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import hashlib
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from .. import downloads
-from ..domain import returns, roster, vehicles
+from .. import background, cache, downloads
+from ..domain import jobs, returns, roster, vehicles
 from ..domain.errors import DomainError
 from ..domain.excel import roster_files
 from ..domain.excel.safety import UnsafeFile
@@ -20,6 +22,7 @@ from ..domain.reference import (
 )
 from ..domain.vehicle_rules import COLUMNS, column_label, fold
 from ..extensions import db
+from ..models import Job
 from ..web import (
     XLSX,
     attachment,
@@ -102,7 +105,8 @@ def roster_template(period: str):
 def roster_upload(period: str):
     """The dry run of an uploaded roster: every problem, the counts it gives. Saves no
     vehicle and changes no return; the file waits for the confirmation, and refused claims
-    of VINs counted elsewhere are kept for the ministry."""
+    of VINs counted elsewhere are kept for the ministry. A large file (ROSTER_JOB_MIN_BYTES)
+    is checked by a background job, whose page follows it."""
     period, city, ret, editable = _month(period)
     form = RosterUploadForm()
     if not form.validate_on_submit():
@@ -111,6 +115,8 @@ def roster_upload(period: str):
     data = form.file.data.read()
     filename = form.file.data.filename or ""
     actor = current_actor()
+    if len(data) > int(current_app.config["ROSTER_JOB_MIN_BYTES"]):
+        return _check_in_background(city, period, data, filename)
     try:
         file = roster.read_roster(data, filename)
         check = roster.preview(db.session, actor, city, period, file, lang())
@@ -122,13 +128,65 @@ def roster_upload(period: str):
     roster.record_conflicts(db.session, actor, check, "upload")
     upload = roster.keep_upload(db.session, actor, city, period, data, filename)
     db.session.commit()
+    result = roster.check_result(check, lang())
+    return _preview(period, city, check.current, result, upload.id,
+                    url_for("returns.roster_errors", period=period, upload_id=upload.id))
+
+
+def _preview(period: str, city, current, result: dict, upload_id: int, errors_url: str | None):
+    """The dry run's page, from its findings (fleet.domain.roster.check_result)."""
     return render_template(
-        "returns/roster_preview.html", period=period, city=city, ret=ret, check=check,
-        upload_id=upload.id, listed=check.errors[:roster.LISTED_PROBLEMS],
-        warnings=check.warnings[:roster.LISTED_PROBLEMS],
-        confirm=ConfirmUploadForm(upload_id=str(upload.id)) if check.ok else None,
+        "returns/roster_preview.html", period=period, city=city, summary=result,
+        upload_id=upload_id, listed=result["listed"], warnings=result["warning_list"],
+        counts=roster.result_counts(result), current=current, errors_url=errors_url,
+        confirm=ConfirmUploadForm(upload_id=str(upload_id)) if result["ok"] else None,
         categories=CATEGORIES, powertrains=POWERTRAINS,
         column=lambda c: column_label(c, lang()))
+
+
+def _check_in_background(city, period: str, data: bytes, filename: str):
+    """Keep the file and check it in a background job (the same file asked again while its
+    check runs, or is fresh, gives the same job); go to the job's page."""
+    actor = current_actor()
+    params = {"period": period, "sha256": hashlib.sha256(data).hexdigest(), "lang": lang()}
+    key = jobs.request_key("roster_check", city.id, params, cache.data_version(),
+                           actor.user_id)
+    job = jobs.reusable(db.session, key)
+    created = False
+    if job is None:
+        try:  # the month must be open for a roster, before the file is kept at all
+            roster.preview_allowed(db.session, actor, city, period)
+        except DomainError as refused:
+            db.session.rollback()
+            flash(refused.message, "danger")
+            return render_template("returns/roster_refused.html", period=period, city=city,
+                                   message=refused.message), 400
+        upload = roster.keep_upload(db.session, actor, city, period, data, filename)
+        job, created = jobs.create(db.session, actor, "roster_check", city.id,
+                                   {**params, "upload_id": upload.id,
+                                    "filename": filename[:255]}, key)
+    db.session.commit()
+    if created:
+        background.start(job.id)
+    return redirect(url_for("jobs.show", job_id=job.id), 303)
+
+
+@bp.route("/returns/<period>/roster/checks/<int:job_id>")
+@roles_required("city")
+def roster_check(period: str, job_id: int):
+    """The findings of a large upload's check (a background job of the user's own), with
+    the confirmation while the file is still pending."""
+    period, city, ret, _editable = _month(period)
+    job = db.session.get(Job, job_id)
+    if (job is None or job.kind != "roster_check" or job.params.get("period") != period
+            or job.city_id != city.id or not jobs.may_see(current_actor(), job)):
+        abort(404)
+    if job.status != "done" or not job.result:
+        return redirect(url_for("jobs.show", job_id=job.id))
+    upload_id = job.result["upload_id"]
+    errors_url = (url_for("jobs.download", job_id=job.id)
+                  if job.file_name and job.status == "done" else None)
+    return _preview(period, city, returns.values_of(ret), job.result, upload_id, errors_url)
 
 
 def _pending(city, period: str, upload_id) -> tuple:

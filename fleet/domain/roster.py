@@ -69,6 +69,10 @@ class RosterRejected(DomainError):
     """The file as a whole cannot be read as a roster; nothing was read from it."""
 
 
+class NotJson(RosterRejected):
+    """A JSON roster (the API's) that is not JSON at all."""
+
+
 class RosterHasErrors(DomainError):
     """Rows with errors: nothing was saved. `check` holds every problem."""
 
@@ -85,24 +89,39 @@ class RosterFile:
     filename: str
     sha256: str
     rows: list[tuple[int, dict]]  # (row number in the file, {column: raw value})
+    # Problems found while reading, before any rule (a JSON item that is not an object, an
+    # unknown field, a value that is not text): errors of their rows, reported with the rest.
+    problems: list[CellProblem] = field(default_factory=list)
 
 
-def read_roster(data: bytes, filename: str = "") -> RosterFile:
+def read_roster(data: bytes, filename: str = "", kind: str | None = None) -> RosterFile:
     """The rows of an uploaded roster (.xlsx, or .csv in UTF-8 with or without BOM or in
-    GB18030), keyed by COLUMNS. The first non-empty row is the header; Chinese headers or the
-    English aliases are accepted, in any order. Raises RosterRejected or UnsafeFile."""
+    GB18030, or the API's JSON array of vehicles), keyed by COLUMNS. In a table the first
+    non-empty row is the header; Chinese headers or the English aliases are accepted, in any
+    order. `kind` ("xlsx", "csv", "json") is the format when the caller knows it (the API's
+    Content-Type); otherwise the file's content and name tell. Raises RosterRejected (NotJson
+    for a JSON body that does not parse) or UnsafeFile."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise RosterRejected(_l("The file is larger than %(n)s MiB.",
                                 n=MAX_UPLOAD_BYTES // (1024 * 1024)))
-    name = (filename or "").lower()
+    kind = kind or _kind_of(data, (filename or "").lower())
+    sha256 = hashlib.sha256(data).hexdigest()
+    if kind == "json":
+        rows, problems = _json_rows(data)
+        return RosterFile(filename, sha256, rows, problems)
+    table = _xlsx_rows(data, filename) if kind == "xlsx" else _csv_rows(data)
+    return RosterFile(filename, sha256, _keyed(table))
+
+
+def _kind_of(data: bytes, name: str) -> str:
     if data.startswith(b"PK\x03\x04") or name.endswith((".xlsx", ".xlsm", ".xls")):
-        table = _xlsx_rows(data, filename)
-    elif name.endswith((".csv", ".txt")) or not name:
-        table = _csv_rows(data)
-    else:
-        raise RosterRejected(_l("Please upload the roster as an Excel workbook (.xlsx) or a "
-                                "CSV file (.csv)."))
-    return RosterFile(filename, hashlib.sha256(data).hexdigest(), _keyed(table))
+        return "xlsx"
+    if name.endswith((".csv", ".txt")) or not name:
+        return "csv"
+    if name.endswith(".json"):
+        return "json"
+    raise RosterRejected(_l("Please upload the roster as an Excel workbook (.xlsx) or a "
+                            "CSV file (.csv)."))
 
 
 def _xlsx_rows(data: bytes, filename: str) -> Iterable[list]:
@@ -134,6 +153,53 @@ def _csv_rows(data: bytes) -> Iterable[list]:
     if "\x00" in text:
         raise RosterRejected(_l("This is not a CSV text file."))
     return csv.reader(io.StringIO(text, newline=""))
+
+
+JSON_FIELDS = frozenset(COLUMNS)
+
+
+def _json_rows(data: bytes) -> tuple[list[tuple[int, dict]], list[CellProblem]]:
+    """The vehicles of a JSON array of objects (the API's body), numbered from 1 in the
+    array's order. What is not the shape of a vehicle is a problem of its row, not of the
+    whole body, so every problem is still reported at once; a cell with such a problem is
+    left out of the row, and the rules say nothing more about it."""
+    try:
+        items = json.loads(data)
+    except json.JSONDecodeError as error:
+        raise NotJson(_l("The body is not valid JSON (line %(line)s, column %(column)s).",
+                         line=error.lineno, column=error.colno)) from error
+    except (ValueError, RecursionError) as error:  # not UTF-8 text; nested too deeply
+        raise NotJson(_l("The body is not valid JSON.")) from error
+    if not isinstance(items, list):
+        raise RosterRejected(_l("Send the vehicles as a JSON array of objects with the fields "
+                                "%(fields)s.", fields=", ".join(COLUMNS)))
+    if len(items) > MAX_ROWS:
+        raise RosterRejected(_too_many())
+    rows: list[tuple[int, dict]] = []
+    problems: list[CellProblem] = []
+    for number, item in enumerate(items, 1):
+        if not isinstance(item, dict):
+            problems.append(CellProblem(number, None, _shown(item), _l(
+                "Each vehicle is a JSON object with the fields %(fields)s.",
+                fields=", ".join(COLUMNS))))
+            continue
+        raw = {}
+        for key, value in item.items():
+            if key not in JSON_FIELDS:
+                problems.append(CellProblem(number, None, key[:100], _l(
+                    "Unknown field %(name)s: the fields are %(fields)s.", name=key[:100],
+                    fields=", ".join(COLUMNS))))
+            elif value is None or isinstance(value, str):
+                raw[key] = value
+            else:
+                problems.append(CellProblem(number, key, _shown(value), _l(
+                    "Must be text (a JSON string) or null.")))
+        rows.append((number, raw))
+    return rows, problems
+
+
+def _shown(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)[:100]
 
 
 def _too_many():
@@ -227,13 +293,24 @@ class RosterCheck:
 
 
 def check_rows(session: Session, city: City, period: str, rows: list[tuple[int, dict]],
-               ret: MonthlyReturn | None, lang: str = "zh") -> RosterCheck:
+               ret: MonthlyReturn | None, lang: str = "zh",
+               found: Iterable[CellProblem] = ()) -> RosterCheck:
     """Every rule on every row, at once: the row rules (fleet.domain.vehicle_rules), the same
     VIN or plate twice in the file, and VINs already counted (one query for all of them;
-    the month's own roster, about to be replaced, does not count)."""
-    check = RosterCheck(city, period, len(rows), current=returns.values_of(ret))
+    the month's own roster, about to be replaced, does not count).
+
+    found: the problems met while reading (RosterFile.problems); a rule says nothing more
+    about a cell that already has one."""
+    found = list(found)
+    shapeless = {p.row for p in found} - {number for number, _ in rows}
+    check = RosterCheck(city, period, len(rows) + len(shapeless),
+                        current=returns.values_of(ret))
     checked = check_many(rows, period)
+    check.errors.extend(found)
+    known = {(p.row, p.column) for p in found}
     for problem in checked.problems:
+        if known and (problem.row, problem.column) in known:
+            continue
         (check.warnings if problem.warning else check.errors).append(problem)
     _twice_in_file(check, checked)
     clean = checked.vehicles
@@ -302,8 +379,15 @@ def _counted_message(city: City, holder: tuple[int, str], lang: str):
 
 # --- writing ----------------------------------------------------------------------------------
 
-def _editable_return(session: Session, actor: Actor, city: City, period: str
-                     ) -> MonthlyReturn | None:
+LOCKED = _l("This return has been submitted: its roster is locked with it. "
+            "The ministry can send it back if it needs a correction.")
+
+
+def _editable_return(session: Session, actor: Actor, city: City, period: str,
+                     expected_version: int | None = None) -> MonthlyReturn | None:
+    """The month's return if its roster may change (None: no return yet); expected_version,
+    when given, is the return's version the client read (0 for none), as for the return
+    itself. Raises NotAllowed, StaleData or DomainError."""
     if not returns.can_edit(actor, city):
         raise NotAllowed(_l("Your account is not allowed to do this."))
     problems = returns.period_problems(get_programme(session), period)
@@ -311,30 +395,33 @@ def _editable_return(session: Session, actor: Actor, city: City, period: str
         raise DomainError(problems[0].message, "period")
     ret = returns.find_return(session, city, period)
     if ret is not None and ret.status not in returns.EDITABLE:
-        raise DomainError(_l("This return has been submitted: its roster is locked with it. "
-                             "The ministry can send it back if it needs a correction."))
+        raise DomainError(LOCKED)
+    returns._check_version(ret, expected_version)
     return ret
 
 
 def preview(session: Session, actor: Actor, city: City, period: str, file: RosterFile,
-            lang: str = "zh") -> RosterCheck:
+            lang: str = "zh", expected_version: int | None = None) -> RosterCheck:
     """The dry run: every finding and the counts the roster would give. Writes nothing."""
-    ret = _editable_return(session, actor, city, period)
-    check = check_rows(session, city, period, file.rows, ret, lang)
+    ret = _editable_return(session, actor, city, period, expected_version)
+    check = check_rows(session, city, period, file.rows, ret, lang, file.problems)
     check.filename, check.sha256 = file.filename, file.sha256
     return check
 
 
 def replace_roster(session: Session, actor: Actor, city: City, period: str, file: RosterFile,
-                   lang: str = "zh", source: str = "upload") -> tuple[RosterCheck, list]:
+                   lang: str = "zh", source: str = "upload",
+                   expected_version: int | None = None) -> tuple[RosterCheck, list]:
     """Replace the month's roster with the file's vehicles, all or nothing, and set the
     return's NEV counts from them (the return is created as a draft if there is none).
 
-    Raises RosterHasErrors (nothing written) when any row has an error. Returns the check
-    and the notes about the return's numbers (all-new counts raised to cover the roster).
+    expected_version: the return's version the client read, or None not to check (the
+    web upload's confirmation, the CLI). Raises RosterHasErrors (nothing written) when any
+    row has an error, StaleData when the return changed. Returns the check and the notes
+    about the return's numbers (all-new counts raised to cover the roster).
     """
-    ret = _editable_return(session, actor, city, period)
-    check = check_rows(session, city, period, file.rows, ret, lang)
+    ret = _editable_return(session, actor, city, period, expected_version)
+    check = check_rows(session, city, period, file.rows, ret, lang, file.problems)
     check.filename, check.sha256 = file.filename, file.sha256
     if not check.ok:
         raise RosterHasErrors(check)

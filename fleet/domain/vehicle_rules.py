@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from .periods import add_months
 from .reference import CATEGORIES, POWERTRAINS
+from .text import CONTROL_MESSAGE, has_illegal_characters
 
 VIN_LENGTH = 17
 # ISO 3779 / GB 16735: letters I, O and Q are never used (they look like 1 and 0).
@@ -216,16 +217,25 @@ def check_many(rows: list[tuple[int, dict]], period: str) -> RowsChecked:
         if problem is not None:
             add(CellProblem(number, "in_service_date", _text(value), problem))
         texts = _texts(number, raw, add)
-        plate = fold(raw.get("plate"))
-        if plate:
-            plate_rows.setdefault(plate, []).append(number)
-            for message in plate_warnings(plate, powertrain):
-                add(CellProblem(number, "plate", plate, message, True))
+        plate = _plate(number, raw.get("plate"), powertrain, plate_rows, add)
         if len(problems) == before or all(p.warning for p in problems[before:]):
             vehicles.append((number, {"vin": vin, "plate": plate[:16], "category": category,
                                       "powertrain": powertrain, "in_service_date": day,
                                       **texts}))
     return RowsChecked(vehicles, problems, vin_rows, plate_rows)
+
+
+def _plate(number: int, raw: object, powertrain: str | None, plate_rows: dict, add) -> str:
+    """The folded plate, its warnings (and an error for control characters), and its row
+    noted for the same plate twice."""
+    plate = fold(raw)
+    if has_illegal_characters(plate):
+        add(CellProblem(number, "plate", plate[:100], CONTROL_MESSAGE))
+    elif plate:
+        plate_rows.setdefault(plate, []).append(number)
+        for message in plate_warnings(plate, powertrain):
+            add(CellProblem(number, "plate", plate, message, True))
+    return plate
 
 
 def _date_problem(value: object, period: str) -> tuple[date | None, object | None]:
@@ -246,7 +256,9 @@ def _texts(number: int, raw: dict, add) -> dict[str, str]:
         text = raw.get(name)
         text = "" if text is None else " ".join(str(text).split())
         texts[name] = text
-        if len(text) > limit:
+        if has_illegal_characters(text):
+            add(CellProblem(number, name, text[:100], CONTROL_MESSAGE))
+        elif len(text) > limit:
             add(CellProblem(number, name, text[:100], _l("At most %(n)s characters.",
                                                          n=limit)))
     if not texts["operator"]:

@@ -22,6 +22,7 @@ from ..domain.vehicle_rules import COLUMNS, column_label, fold
 from ..extensions import db
 from ..web import (
     XLSX,
+    allow_roster_uploads,
     attachment,
     current_actor,
     format_period_for_user,
@@ -32,21 +33,11 @@ from ..web import (
 from . import bp
 from .forms import ConfirmUploadForm, RemoveVehicleForm, RosterUploadForm, VehicleForm
 
-UPLOAD_ENDPOINTS = ("returns.roster_upload",)
-
 
 @bp.record_once
 def _raise_upload_limit(state) -> None:
-    """The roster upload may be larger than MAX_CONTENT_LENGTH (5 MiB, right for everything
-    else). The limit must be raised before the CSRF check reads the form, so this hook goes
-    first among the app's before-request functions."""
-
-    def raise_limit():
-        if request.endpoint in UPLOAD_ENDPOINTS:
-            request.max_content_length = state.app.config.get(
-                "ROSTER_MAX_CONTENT_LENGTH", roster.MAX_UPLOAD_BYTES)
-
-    state.app.before_request_funcs.setdefault(None, []).insert(0, raise_limit)
+    """The roster upload may be larger than MAX_CONTENT_LENGTH (5 MiB)."""
+    allow_roster_uploads(state.app, "returns.roster_upload")
 
 
 def _month(period: str):

@@ -53,7 +53,7 @@ MAX_ROWS = 100_000
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 # A 100,000-row sheet unpacks to about 60 MiB of XML; shared strings about 10.
 ROSTER_BOUNDS = ZipBounds(max_entries=300, max_total=400 * 1024 * 1024,
-                          max_entry=300 * 1024 * 1024, max_ratio=200)
+                          max_entry=300 * 1024 * 1024, max_ratio=200, kind="roster")
 # The dry run lists this many problems on the page; the download holds them all.
 LISTED_PROBLEMS = 1000
 # A pending upload may be confirmed (or its errors downloaded) within this time.

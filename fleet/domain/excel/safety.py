@@ -44,12 +44,15 @@ class ZipBounds:
     """How much an accepted workbook may hold (the roster's are larger than a return's).
 
     max_entry: the most any one part may unpack to; None for the return template, whose
-    parts are each bounded by what a template needs (part_limit)."""
+    parts are each bounded by what a template needs (part_limit).
+    kind: what the workbook should be ("return" template or vehicle "roster"), for the
+    refusal's wording."""
 
     max_entries: int = MAX_ENTRIES
     max_total: int = MAX_TOTAL_UNCOMPRESSED
     max_entry: int | None = None
     max_ratio: int = MAX_RATIO
+    kind: str = "return"
 
 
 RETURN_BOUNDS = ZipBounds()
@@ -118,7 +121,9 @@ def _check_sizes(entries: list[zipfile.ZipInfo], bounds: ZipBounds) -> None:
     """Entry count, declared uncompressed sizes (per part and in all) and compression ratios
     (zip bombs), from the zip's directory alone: nothing is inflated yet."""
     if len(entries) > bounds.max_entries:
-        raise UnsafeFile(_l("This workbook has too many parts to be a return template."))
+        raise UnsafeFile(_l("This workbook has too many parts to be a vehicle roster.")
+                         if bounds.kind == "roster" else
+                         _l("This workbook has too many parts to be a return template."))
     total = 0
     for info in entries:
         if info.flag_bits & 0x1:
@@ -130,9 +135,15 @@ def _check_sizes(entries: list[zipfile.ZipInfo], bounds: ZipBounds) -> None:
         limit = bounds.max_entry if bounds.max_entry is not None else part_limit(info.filename)
         if (info.file_size > limit or total > bounds.max_total
                 or (info.file_size > RATIO_CHECKED_ABOVE and ratio > bounds.max_ratio)):
-            raise UnsafeFile(_l("This workbook would unpack to far more data than a return "
-                                "template holds (part %(part)s); it was not opened.",
-                                part=info.filename[:100]))
+            raise UnsafeFile(_too_much(bounds, info.filename[:100]))
+
+
+def _too_much(bounds: ZipBounds, part: str):
+    if bounds.kind == "roster":
+        return _l("This workbook would unpack to far more data than a vehicle roster holds "
+                  "(part %(part)s); it was not opened.", part=part)
+    return _l("This workbook would unpack to far more data than a return template holds "
+              "(part %(part)s); it was not opened.", part=part)
 
 
 def assert_safe_parser() -> None:

@@ -141,6 +141,12 @@ def test_a_vin_counted_by_another_city_is_refused(client, setup):
     assert vehicle_count(SZ) == 0 and vehicle_count(BJ) == 1
     conflict = db.session.scalar(select(RosterConflict))
     assert conflict.source == "api" and conflict.holder_city.code == BJ
+    # With another error too, both are listed at once.
+    sent = vehicles(rows_for(month, {("bus", "bev"): 2}, start=0))
+    sent[1]["category"] = "rocket"
+    refused = client.put(url(), headers=bearer(shenzhen), json=sent)
+    assert [(e["row"], e["field"]) for e in refused.json["errors"]] == [(1, "vin"),
+                                                                        (2, "category")]
 
 
 def test_a_city_token_reaches_its_own_city_only(client, setup):

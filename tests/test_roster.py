@@ -238,3 +238,23 @@ def test_an_oversized_roster_workbook_is_refused_as_a_roster(client, auth, setup
         text = html.unescape(response.get_data(as_text=True))
         assert response.status_code == 400 and message in text and "月报模板" not in text
     assert vehicle_count() == 0
+
+
+def test_text_is_stored_as_typed_and_rows_in_any_order(client, auth, setup):
+    """Backslashes and tabs survive the bulk write (COPY's text format escapes them on
+    PostgreSQL), and a file in no particular order is saved whole."""
+    from .roster_helpers import shuffled
+
+    month = this_month()
+    auth.login("shenzhen")
+    rows = shuffled(rows_for(month, {("bus", "bev"): 5, ("taxi", "phev"): 3}))
+    rows[0][5] = "运营\\公司 C:\\temp"
+    rows[1][1] = "粤B\t1234"
+    rows[2][6] = "型号\\N"
+    assert load(client, rows).status_code == 302
+    db.session.rollback()
+    stored = {v.vin: v for v in db.session.scalars(select(Vehicle))}
+    assert len(stored) == 8
+    assert stored[rows[0][0]].operator == "运营\\公司 C:\\temp"
+    assert stored[rows[1][0]].plate == "粤B\t1234"
+    assert stored[rows[2][0]].model == "型号\\N"

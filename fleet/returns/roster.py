@@ -181,7 +181,7 @@ def roster_errors(period: str, upload_id: int):
     upload, file = _pending(city, period, upload_id)
     if upload is None:
         abort(404)
-    check = roster.check_rows(db.session, city, period, file.rows, ret, lang())
+    check = roster.check_rows(db.session, city, period, file.table, ret, lang(), file.problems)
     headers, rows = roster.error_rows(check, file, lang())
     return attachment(roster_files.errors_workbook(headers, rows), XLSX,
                       f"fleet-roster-errors-{city.code}-{period}.xlsx")

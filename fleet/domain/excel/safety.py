@@ -7,7 +7,9 @@ bound what zipfile will ever inflate (it stops at the declared size and checks t
 zip bomb is refused by its own directory. openpyxl then parses the XML with defusedxml.
 """
 
+import codecs
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -166,10 +168,41 @@ def _check_no_dtd(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo]) -> N
         if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
             continue
         with archive.open(info) as part:
-            head = part.read()
-        if b"<!doctype" in head.lower() or b"<!entity" in head.lower():
-            raise UnsafeFile(_l("This workbook contains XML declarations that are not allowed "
-                                "in a spreadsheet; it was not opened."))
+            if _declares_dtd(part):
+                raise UnsafeFile(_l("This workbook contains XML declarations that are not "
+                                    "allowed in a spreadsheet; it was not opened."))
+
+
+# What may stand before an XML document's root element besides a DTD: the XML declaration
+# and other processing instructions, comments and whitespace (XML 1.0, production [22]).
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+PROLOG_CHUNK = 64 * 1024
+# An Office part's prolog is a declaration of a hundred bytes; one far longer is refused.
+MAX_PROLOG = 1024 * 1024
+
+
+def _declares_dtd(part) -> bool:
+    """Whether this XML document declares a DTD (<!DOCTYPE ...>, where entities are
+    declared). A DTD can only stand in the prolog, before the root element, so only the
+    prolog is read: a 60 MiB sheet costs one chunk, not 60 MiB inflated and searched."""
+    buffer, read = b"", 0
+    while True:
+        chunk = part.read(PROLOG_CHUNK)
+        if not read:
+            chunk = chunk.removeprefix(codecs.BOM_UTF8)
+        read += len(chunk)
+        buffer += chunk
+        position = 0
+        while (item := _PROLOG_ITEM.match(buffer, position)) and item.end() > position:
+            position = item.end()
+        buffer = buffer[position:]
+        if buffer.startswith(b"<!") and not buffer.startswith(b"<!--") and len(buffer) >= 4:
+            return True  # a declaration in the prolog: only <!DOCTYPE can be one
+        unfinished = len(buffer) < 4 or buffer.startswith((b"<?", b"<!--"))
+        if not (unfinished and chunk):
+            return False  # the root element (or, at the end, no document: not ours to judge)
+        if read > MAX_PROLOG:
+            return True
 
 
 def is_formula_like(text: str) -> bool:

@@ -185,24 +185,23 @@ def _declares_dtd(part) -> bool:
     """Whether this XML document declares a DTD (<!DOCTYPE ...>, where entities are
     declared). A DTD can only stand in the prolog, before the root element, so only the
     prolog is read: a 60 MiB sheet costs one chunk, not 60 MiB inflated and searched."""
-    buffer, read = b"", 0
+    buffer, prolog = b"", 0
     while True:
         chunk = part.read(PROLOG_CHUNK)
-        if not read:
+        if not (buffer or prolog):
             chunk = chunk.removeprefix(codecs.BOM_UTF8)
-        read += len(chunk)
         buffer += chunk
         position = 0
         while (item := _PROLOG_ITEM.match(buffer, position)) and item.end() > position:
             position = item.end()
-        buffer = buffer[position:]
+        buffer, prolog = buffer[position:], prolog + position
         if buffer.startswith(b"<!") and not buffer.startswith(b"<!--") and len(buffer) >= 4:
             return True  # a declaration in the prolog: only <!DOCTYPE can be one
         unfinished = len(buffer) < 4 or buffer.startswith((b"<?", b"<!--"))
+        if prolog + (len(buffer) if unfinished else 0) > MAX_PROLOG:
+            return True
         if not (unfinished and chunk):
             return False  # the root element (or, at the end, no document: not ours to judge)
-        if read > MAX_PROLOG:
-            return True
 
 
 def is_formula_like(text: str) -> bool:

@@ -407,7 +407,7 @@ def by_value(values: Sequence, convert: Callable) -> tuple[list, list]:
     except TypeError:  # an unhashable value: no file or API body gives one
         converted = [convert(value) for value in values]
         return converted, converted
-    if any(type(value) in _NUMBER_TYPES for value in distinct):
+    if any(type(value) in NUMBER_TYPES for value in distinct):
         # 1, 1.0 and True are one key of a set, but not the same cell.
         keys = list(zip(map(type, values), values, strict=True))
         results = {key: convert(key[1]) for key in set(keys)}
@@ -416,7 +416,8 @@ def by_value(values: Sequence, convert: Callable) -> tuple[list, list]:
     return list(map(results.__getitem__, values)), list(results.values())
 
 
-_NUMBER_TYPES = frozenset((bool, int, float))
+# Types whose equal values are different cells (1, 1.0 and True).
+NUMBER_TYPES = frozenset((bool, int, float))
 
 
 # The new-energy plate pattern on each line of a column joined by line feeds, and the letter

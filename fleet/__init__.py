@@ -250,9 +250,10 @@ def register_errorhandlers(app: Flask) -> None:
     def render_error(error):
         code = getattr(error, "code", 500) or 500
         if request.path.startswith("/api/"):
-            from .web import problem
+            from .web import problem, too_large_message
 
-            return problem(code, getattr(error, "description", None))
+            return problem(code, too_large_message() if code == 413
+                           else getattr(error, "description", None))
         return render_template(f"errors/{code}.html"), code
 
     for code in (400, 403, 404, 413, 429, 500):

@@ -73,6 +73,31 @@ def refuse_illegal_input():
     return render_template("errors/400.html", message=message), 400
 
 
+def allow_roster_uploads(app, endpoint: str) -> None:
+    """Let this endpoint receive a roster (ROSTER_MAX_CONTENT_LENGTH, 32 MiB by default)
+    where MAX_CONTENT_LENGTH (5 MiB) is right for everything else. The limit must be raised
+    before anything reads the body (the CSRF check reads the form), so this hook goes first
+    among the app's before-request functions."""
+    from .domain.roster import MAX_UPLOAD_BYTES
+
+    endpoints = app.extensions.setdefault("fleet.roster_upload_endpoints", set())
+    if not endpoints:
+        def raise_limit():
+            if request.endpoint in endpoints:
+                request.max_content_length = app.config.get("ROSTER_MAX_CONTENT_LENGTH",
+                                                            MAX_UPLOAD_BYTES)
+
+        app.before_request_funcs.setdefault(None, []).insert(0, raise_limit)
+    endpoints.add(endpoint)
+
+
+def too_large_message():
+    """Why a body was refused with 413, with this route's limit."""
+    limit = request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return _l("The body is larger than the limit of %(n)s MiB.",
+              n=f"{limit / (1024 * 1024):.4g}")
+
+
 PAGE_LIMIT = 100_000
 
 
@@ -256,17 +281,26 @@ def problem(status: int, detail: object = None, errors=(), headers=None, **extra
     """An RFC 9457 problem details response: the API's one shape of an error.
 
     detail and each error's message may be lazy translations: they are rendered here, in the
-    request's language. errors: (field, message) pairs; field None is the request as a whole.
+    request's language. errors: (field, message) pairs, field None for the request as a
+    whole, or mappings with `field`, `message` and more (a roster error's row and value).
     """
     body = {"type": "about:blank", "title": HTTP_STATUS_CODES.get(status, "Error"),
             "status": status}
     if detail is not None:
         body["detail"] = str(detail)
-    body["errors"] = [{"field": field, "message": str(message)} for field, message in errors]
+    body["errors"] = [_error(error) for error in errors]
     body.update(extra)
     response = Response(json.dumps(body, ensure_ascii=False), status=status,
                         mimetype=PROBLEM_JSON, headers=headers)
     return response
+
+
+def _error(error) -> dict:
+    """(field, message), or a mapping with more members (a roster's row and value)."""
+    if isinstance(error, dict):
+        return {**error, "message": str(error["message"])}
+    field, message = error
+    return {"field": field, "message": str(message)}
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

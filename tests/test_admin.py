@@ -134,3 +134,48 @@ def test_admin_edits_the_programme(client, auth, users):
 def test_password_hashes_are_not_plain(app, users):
     assert users["city"].password_hash != PASSWORD
     assert users["city"].password_hash.startswith(("scrypt:", "pbkdf2:"))
+
+
+def test_admin_sets_the_month_a_roster_is_required_from(client, auth, setup):
+    from .returns_helpers import form_data, the_return, this_month
+
+    month = this_month()
+    programme = get_programme(db.session)
+    good = {"national_target": "700000", "first_period": programme.first_period,
+            "last_period": programme.last_period, "due_day": "10"}
+    auth.login("admin1")
+    assert 'name="roster_required_from"' in client.get("/admin/programme").get_data(
+        as_text=True)
+    for bad, message in (("2026-3x", "YYYY-MM"), ("２０２６-03", "YYYY-MM"),
+                         ("2099-01", "须在报送期内")):
+        refused = client.post("/admin/programme", data={**good, "roster_required_from": bad})
+        text = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and message in text, bad
+        assert 'name="roster_required_from"' in text.split("is-invalid")[1].split(">")[0]
+    db.session.expire_all()
+    assert get_programme(db.session).roster_required_from is None
+    saved = client.post("/admin/programme", data={**good, "roster_required_from": month})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert get_programme(db.session).roster_required_from == month
+    event = last_event("programme.update")
+    assert (event.before, event.after) == ({"roster_required_from": None},
+                                           {"roster_required_from": month})
+    assert f'value="{month}"' in client.get("/admin/programme").get_data(as_text=True)
+    auth.logout()
+    # From that month on, a city cannot submit without its roster.
+    auth.login("shenzhen")
+    client.post(f"/returns/{month}", data=form_data(0, "submit", bus_bev=1, bus_all_new=1,
+                                                      charging_points=1))
+    assert the_return() is None or the_return().status == "draft"
+    auth.logout()
+    # Empty again: no month requires a roster.
+    auth.login("admin1")
+    assert client.post("/admin/programme", data={**good, "roster_required_from": ""}
+                       ).status_code == 302
+    db.session.expire_all()
+    assert get_programme(db.session).roster_required_from is None
+    event = last_event("programme.update")
+    assert (event.before, event.after) == ({"roster_required_from": month},
+                                           {"roster_required_from": None})
+    assert event.username == "admin1"

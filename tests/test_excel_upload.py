@@ -4,6 +4,7 @@ naming the sheet and cell, changing nothing."""
 
 import html
 import io
+import random
 import re
 import zipfile
 
@@ -454,3 +455,30 @@ def test_the_app_refuses_to_start_when_openpyxl_would_not_use_defusedxml(make_ap
     monkeypatch.setattr(openpyxl.xml, "DEFUSEDXML", False)
     with pytest.raises(RuntimeError, match="defusedxml"):
         make_app()
+
+
+def test_a_dtd_is_found_wherever_the_prolog_puts_it(app):
+    """Only a part's prolog is read (a DTD can stand nowhere else), however long it is made:
+    a DOCTYPE after a comment longer than a read chunk, a BOM, or a prolog padded beyond
+    any Office file's is refused; a document that merely mentions one later is not."""
+    from fleet.domain.excel import safety
+
+    template = build_return_template(city_by_code(db.session, "440300") or _city(), "2025-09")
+    sheet = zipfile.ZipFile(io.BytesIO(template)).read("xl/worksheets/sheet1.xml")
+    body = sheet.split(b"?>", 1)[-1]  # the document without its declaration, if any
+    declaration = b'<?xml version="1.0" encoding="UTF-8"?>'
+    def comment(size: int) -> bytes:  # incompressible, as no zip-bomb check would object
+        return b"<!--" + random.Random(size).randbytes(size // 2).hex().encode() + b"-->"
+
+    long_comment = comment(safety.PROLOG_CHUNK + 124)
+    for prolog in (declaration + long_comment + b"\n<!DOCTYPE x [<!ENTITY a 'b'>]>",
+                   b"\xef\xbb\xbf" + declaration + b"<!doctype x>",
+                   declaration + b" " * (safety.PROLOG_CHUNK - len(declaration) - 1)
+                   + b"<!DOCTYPE x>",
+                   declaration + comment(safety.MAX_PROLOG + 2)):
+        bad = rezip(template, replace={"xl/worksheets/sheet1.xml": prolog + body})
+        with pytest.raises(UnsafeFile, match="XML 声明"):
+            check_xlsx(bad, "x.xlsx")
+    mentioned = body.replace(b"</sheetData>", b"</sheetData><!-- <!DOCTYPE x> -->")
+    check_xlsx(rezip(template, replace={"xl/worksheets/sheet1.xml": declaration + mentioned}),
+               "x.xlsx")

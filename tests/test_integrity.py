@@ -166,3 +166,84 @@ def test_the_admin_page_shows_the_last_verification(client, auth, runner, setup)
         auth.login(role)
         assert client.get("/admin/integrity").status_code == 403
         assert client.post("/admin/integrity/verify").status_code == 403
+
+
+def _approved_with_roster(period: str, vehicles: int = 3) -> MonthlyReturn:
+    """Shenzhen's return with a roster of `vehicles` buses: submitted and approved."""
+    from fleet.domain import roster
+
+    from .roster_helpers import csv_bytes, rows_for
+
+    city = city_by_code(db.session, "440300")
+    clerk = Actor(None, "clerk", None, "city", city.id)
+    file = roster.read_roster(csv_bytes(rows_for(period, {("bus", "bev"): vehicles})), "r.csv")
+    roster.replace_roster(db.session, clerk, city, period, file)
+    db.session.commit()
+    ret = returns.find_return(db.session, city, period)
+    returns.submit_saved(db.session, clerk, ret, ret.version)
+    db.session.commit()
+    returns.approve_return(db.session, MINISTRY, ret, ret.version)
+    db.session.commit()
+    return ret
+
+
+def test_a_vehicle_changed_after_approval_is_listed_and_fails(app, runner, setup):
+    from .roster_helpers import make_vin
+
+    ret = _approved_with_roster(this_month())
+    digest = db.session.scalar(select(ReturnRevision.roster_sha256))
+    assert runner.invoke(args=["fleet", "verify"]).exit_code == 0
+    # Someone with database access moves a bus to another operator: the counts stay right,
+    # only the roster says otherwise.
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE vehicle SET operator = '别的公司' WHERE vin = :vin"),
+                     {"vin": make_vin(1)})
+    result = runner.invoke(args=["fleet", "verify"])
+    assert result.exit_code == 1
+    [line] = result.output.splitlines()[:-1]
+    assert line.startswith(f"440300 深圳市 {this_month()} roster: stored '")
+    assert line.endswith(f"revision 1 say '{digest}'")
+    stored = db.session.scalar(select(IntegrityCheck).order_by(IntegrityCheck.id.desc()))
+    assert stored.mismatches[0]["field"] == "roster"
+    assert integrity.mismatch_field_label("roster", "zh") == "车辆明细（车辆的 SHA-256）"
+    # Put back, it verifies again; every vehicle deleted, it does not.
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE vehicle SET operator = '深圳巴士集团' WHERE vin = :vin"),
+                     {"vin": make_vin(1)})
+    assert runner.invoke(args=["fleet", "verify"]).exit_code == 0
+    with db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM vehicle WHERE return_id = :id"), {"id": ret.id})
+    assert " roster: " in runner.invoke(args=["fleet", "verify"]).output
+
+
+def test_a_vehicle_slipped_into_a_return_submitted_without_roster_is_listed(app, runner,
+                                                                            setup):
+    from .roster_helpers import make_vin
+
+    ret = _approved_return(this_month())
+    assert db.session.scalar(select(ReturnRevision.roster_sha256)) is None
+    with db.engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO vehicle (vin, return_id, city_id, period, category, powertrain, "
+            "in_service_date, plate, operator, model, maker, created_at) VALUES (:vin, :rid, "
+            ":city, :period, 'bus', 'bev', :day, '', '公交', '', '', :at)"),
+            {"vin": make_vin(9), "rid": ret.id, "city": ret.city_id, "period": ret.period,
+             "day": f"{ret.period}-02", "at": datetime(2026, 1, 1)})
+    result = runner.invoke(args=["fleet", "verify"])
+    assert result.exit_code == 1 and " roster: stored '" in result.output
+    assert result.output.splitlines()[0].endswith("say None")
+
+
+def test_a_draft_roster_may_change(app, runner, setup):
+    from fleet.domain import roster
+
+    from .roster_helpers import csv_bytes, rows_for
+
+    city = city_by_code(db.session, "440300")
+    clerk = Actor(None, "clerk", None, "city", city.id)
+    file = roster.read_roster(csv_bytes(rows_for(this_month(), {("bus", "bev"): 2})), "r.csv")
+    roster.replace_roster(db.session, clerk, city, this_month(), file)
+    db.session.commit()
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE vehicle SET operator = '别的公司'"))
+    assert runner.invoke(args=["fleet", "verify"]).exit_code == 0

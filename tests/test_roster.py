@@ -219,3 +219,42 @@ def test_the_roster_route_accepts_more_than_the_app_limit(make_app):
     assert response.status_code != 413  # not signed in: sent to sign-in, not refused as large
     response = client.post("/login", data={"username": "x" * 5000, "password": "y"})
     assert response.status_code == 413
+
+
+def test_an_oversized_roster_workbook_is_refused_as_a_roster(client, auth, setup):
+    """The archive checks speak of a vehicle roster here, not of the return template."""
+    import html
+
+    from .excel_helpers import rezip
+
+    auth.login("shenzhen")
+    good = xlsx_bytes(rows_for(this_month(), {("bus", "bev"): 1}))
+    # 2 MiB of zeros: compressed far beyond what XML does.
+    dense = rezip(good, add={"xl/media/zeros.bin": bytes(2 * 1024 * 1024)})
+    many = rezip(good, add={f"xl/media/x{i}.bin": b"x" for i in range(400)})
+    for data, message in ((dense, "解压后的数据量远超车辆明细（部件 xl/media/zeros.bin）"),
+                          (many, "部件过多，不像车辆明细")):
+        response = upload(client, data, "r.xlsx")
+        text = html.unescape(response.get_data(as_text=True))
+        assert response.status_code == 400 and message in text and "月报模板" not in text
+    assert vehicle_count() == 0
+
+
+def test_text_is_stored_as_typed_and_rows_in_any_order(client, auth, setup):
+    """Backslashes and tabs survive the bulk write (COPY's text format escapes them on
+    PostgreSQL), and a file in no particular order is saved whole."""
+    from .roster_helpers import shuffled
+
+    month = this_month()
+    auth.login("shenzhen")
+    rows = shuffled(rows_for(month, {("bus", "bev"): 5, ("taxi", "phev"): 3}))
+    rows[0][5] = "运营\\公司 C:\\temp"
+    rows[1][1] = "粤B\t1234"
+    rows[2][6] = "型号\\N"
+    assert load(client, rows).status_code == 302
+    db.session.rollback()
+    stored = {v.vin: v for v in db.session.scalars(select(Vehicle))}
+    assert len(stored) == 8
+    assert stored[rows[0][0]].operator == "运营\\公司 C:\\temp"
+    assert stored[rows[1][0]].plate == "粤B\t1234"
+    assert stored[rows[2][0]].model == "型号\\N"

@@ -91,3 +91,55 @@ def test_names_and_codes_of_categories_and_powertrains():
                                           "powertrain": powertrain, "operator": "x",
                                           "in_service_date": "2026-03-31"}, "2026-03")
         assert vehicle is not None, (category, powertrain, problems)
+
+
+# --- the column-wise checks agree with the one-value rules --------------------------------------
+
+def test_a_column_is_folded_as_each_value_would_be():
+    from fleet.domain.vehicle_rules import fold, fold_all
+
+    columns = [
+        ["1m8gdm9axkp042788", "JHMCM56557C404453"],                    # the fast path
+        ["ＬＦＶ２Ａ", "粤b12345d", "京ａｂ"],                           # full width, Chinese
+        [" 1m8gdm9axkp042788 ", "a b", "x\ty", "", None, 12345, 1.5],  # spaces, others
+        ["ab\ncd", "ef"], ["ab", ""], [""], [],                       # line feeds, empties
+        ["ß", "\u3000x"],
+    ]
+    for column in columns:
+        assert fold_all(column) == [fold(v) for v in column], column
+
+
+def test_every_vin_of_a_column_is_judged_as_alone():
+    import random
+
+    from fleet.domain.vehicle_rules import invalid_vins, vin_problem
+
+    rnd = random.Random(7)
+    good = [make_vin(rnd.randrange(10**7)) for _ in range(300)] + KNOWN_GOOD
+    bad = [wrong_check_digit(v) for v in good[:50]] + ["", "1M8GDM9AXKP04278",
+                                                         "1M8GDM9AXKP04278O", "短"]
+    for column in (good, good + bad, rnd.sample(good + bad, 200), bad, []):
+        expected = [i for i, vin in enumerate(column) if vin_problem(vin) is not None]
+        assert invalid_vins(column) == expected
+
+
+def test_plates_of_a_column_are_judged_as_alone():
+    from fleet.domain.vehicle_rules import _plate_issues, plate_warnings
+
+    plates = ["粤BD12345", "粤B12345D", "粤BF12345", "京AF1234G", "粤B12345", "XXBD12345",
+              "粤BF12345", "粤BD12345", "", "D", "F", "粤B\n12345D", "粤B1\x002345D"]
+    powertrains = ["bev", "bev", "phev", "fcev", "bev", "bev", "bev", "phev", "bev", "bev",
+                   "phev", "bev", None]
+    issues = _plate_issues(plates, powertrains)
+    warned = {i for i, _, _, _, warning in issues if warning}
+    assert warned == {i for i, (p, t) in enumerate(zip(plates, powertrains, strict=True))
+                      if p and "\x00" not in p and plate_warnings(p, t)}
+    assert [(i, warning) for i, _, _, _, warning in issues if not warning] == [(12, False)]
+
+
+def test_equal_values_of_different_kinds_are_not_confused():
+    from fleet.domain.vehicle_rules import by_value
+
+    values = [1, 1.0, True, "1", None, 1]
+    converted, _ = by_value(values, lambda v: type(v).__name__)
+    assert converted == ["int", "float", "bool", "str", "NoneType", "int"]

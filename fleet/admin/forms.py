@@ -61,3 +61,5 @@ class ProgrammeForm(FlaskForm):
     due_day = StringField(_l("Due day of the following month"), render_kw=NUMERIC)
     attachment_required = BooleanField(
         _l("The stamped scan is required before a return can be approved"))
+    roster_required_from = StringField(_l("Vehicle roster required from (YYYY-MM)"),
+                                       render_kw={"maxlength": 7, "placeholder": "YYYY-MM"})

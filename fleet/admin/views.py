@@ -215,7 +215,8 @@ def programme():
                              national_target=form.national_target.data,
                              first_period=form.first_period.data,
                              last_period=form.last_period.data, due_day=form.due_day.data,
-                             attachment_required=form.attachment_required.data)
+                             attachment_required=form.attachment_required.data,
+                             roster_required_from=form.roster_required_from.data or "")
         except DomainError as error:
             _show_error(form, error)
         else:

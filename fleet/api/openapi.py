@@ -9,7 +9,7 @@ is decorated with `spec.validate(...)`, and /api/v1/openapi.json is that documen
 import copy
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, RootModel, create_model
 from spectree import Response, SecurityScheme, SpecTree
 from spectree.models import SecuritySchemeData
 
@@ -105,6 +105,9 @@ class Preconditions(BaseModel):
 class FieldError(BaseModel):
     field: str | None = Field(examples=["bus_all_new"])
     message: str = Field(examples=["新增新能源汽车（12）超过该领域全部新增车辆（10）。"])
+    row: int | None = Field(None, description="A roster's errors: the vehicle's row (the "
+                                              "CSV's line, the JSON array's item from 1)")
+    value: str | None = Field(None, description="A roster's errors: the value as sent")
 
 
 class Problem(BaseModel):
@@ -157,6 +160,89 @@ class VehiclePage(BaseModel):
     vehicles: list[dict[str, Any]]
 
 
+_EXAMPLE_VEHICLE = {"vin": "LFV2A2BC0S0000013", "plate": "粤B00013D", "category": "bus",
+                    "powertrain": "bev", "in_service_date": "2026-03-15",
+                    "operator": "深圳巴士集团", "model": "BYD6122LGEV", "maker": "比亚迪"}
+
+
+def _text(description: str, example: str | None = None):
+    return (str | None, Field(None, description=description,
+                              examples=[example] if example else None))
+
+
+# Every field is text or null and none is required by the contract: what a vehicle needs (a
+# VIN with its check digit, a known sector...) is the rules' to say, for every row at once,
+# with the row and the message the upload page shows (fleet.domain.vehicle_rules).
+VehicleIn = create_model(
+    "VehicleIn",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [_EXAMPLE_VEHICLE]}),
+    __doc__="One vehicle of a roster, as a row of the roster template: text or null in "
+            "each field.",
+    vin=_text("17 characters, check digit in position 9 (GB 16735 / ISO 3779); required",
+              _EXAMPLE_VEHICLE["vin"]),
+    plate=_text("The new-energy plate (a warning, not an error, when it is not one)"),
+    category=_text("The sector: its code (`bus`) or Chinese name (城市公交); required", "bus"),
+    powertrain=_text("`bev`, `phev`, `fcev` or the Chinese name (纯电动); required", "bev"),
+    in_service_date=_text("YYYY-MM-DD, within the return's month; required", "2026-03-15"),
+    operator=_text("运营单位, at most 200 characters; required"),
+    model=_text("车辆型号, at most 100 characters"),
+    maker=_text("生产企业, at most 200 characters"),
+)
+
+
+class RosterIn(RootModel[list[VehicleIn]]):  # type: ignore[valid-type]
+    """The month's whole roster, at most 100,000 vehicles (or the same as CSV, `text/csv`,
+    with the template's headers in Chinese or English)."""
+
+    root: list[VehicleIn] = Field(max_length=100_000,  # type: ignore[valid-type]
+                                  examples=[[_EXAMPLE_VEHICLE]])
+
+
+class RosterQuery(BaseModel):
+    """?dry_run=1: check the roster and report, write nothing."""
+
+    dry_run: bool = Field(False, description="Check and report only; nothing is written")
+
+
+class RosterFinding(BaseModel):
+    """One problem of one vehicle: its row, the field (column), the value sent, why."""
+
+    row: int = Field(examples=[2])
+    field: str | None = Field(examples=["vin"])
+    value: str = Field(examples=["LFV2A2BC1S0000013"])
+    message: str = Field(examples=["校验位（第 9 位）应为 0：VIN 有误。"])
+
+
+class RosterReport(BaseModel):
+    """What a roster gives (a dry run, or the roster just saved): vehicles accepted, every
+    error and warning, and the NEVs by sector × powertrain of the roster beside the
+    return's. `version` is the return's, as its ETag."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "city": "440300", "period": "2026-03", "dry_run": True, "saved": False, "rows": 1,
+        "accepted": 1, "errors": [], "warnings": [],
+        "counts": {"bus": {"bev": 1, "phev": 0, "fcev": 0}},
+        "return_counts": {"bus": {"bev": 0, "phev": 0, "fcev": 0}},
+        "notes": [], "status": "empty", "version": 0}]})
+    city: str = Field(pattern=r"^\d{6}$")
+    period: str = Field(pattern=PERIOD_PATTERN)
+    dry_run: bool
+    saved: bool
+    rows: int = Field(ge=0, description="Vehicles sent")
+    accepted: int = Field(ge=0, description="Vehicles without errors")
+    errors: list[RosterFinding]
+    warnings: list[RosterFinding]
+    counts: dict[str, dict[str, int]] = Field(
+        description="The roster's NEVs by sector × powertrain (vehicles without errors)")
+    return_counts: dict[str, dict[str, int]] = Field(
+        description="The return's NEV counts: as they stand (dry run), or as the roster "
+                    "set them")
+    notes: list[str] = Field(description="Changes to the return beyond the NEV counts "
+                                         "(all-new counts raised to the roster's NEVs)")
+    status: Literal["empty", "draft", "submitted", "returned", "approved"]
+    version: int = Field(ge=0, description="The return's version: its ETag")
+
+
 class ProgressOut(BaseModel):
     """National progress, and the cities, sectors and months in scope (see README)."""
 
@@ -206,10 +292,13 @@ FILE_TYPES = {
 }
 
 
-def responses(model=None, *, write: bool = False, bad_query: bool = False) -> Response:
+def responses(model=None, *, write: bool = False, bad_query: bool = False,
+              upload: bool = False) -> Response:
     codes = dict(WRITE_ERRORS if write else ERRORS)
     if bad_query:
         codes["HTTP_400"] = Problem
+    if upload:  # a body larger than the upload limit
+        codes["HTTP_413"] = Problem
     return Response(HTTP_200=model, **codes)
 
 
@@ -235,19 +324,26 @@ def document() -> dict:
 
 
 RETURN_PATH = "/api/v1/returns/{city}/{period}"
+ROSTER_PATH = RETURN_PATH + "/vehicles"
+# The roster's body: the JSON array SpecTree documents (RosterIn), or the same as CSV.
+ROSTER_CSV = {"schema": {"type": "string", "contentMediaType": "text/csv"},
+              "example": "vin,plate,category,powertrain,in_service_date,operator,model,maker\n"
+                         "LFV2A2BC0S0000013,粤B00013D,bus,bev,2026-03-15,深圳巴士集团,"
+                         "BYD6122LGEV,比亚迪\n"}
 # What a client does next with a return it has read or written: the same city and month,
 # and the ETag as If-Match (OpenAPI links, which the stateful fuzzing follows too).
-_NEXT = {"get": ("put", "submit"), "put": ("get", "put", "submit"),
-         "submit": ("get", "approve", "send-back"), "approve": ("get",),
-         "send-back": ("get", "put")}
+_NEXT = {"get": ("put", "vehicles", "submit"), "put": ("get", "put", "vehicles", "submit"),
+         "vehicles": ("get", "submit"), "submit": ("get", "approve", "send-back"),
+         "approve": ("get",), "send-back": ("get", "put", "vehicles")}
+_TARGETS = {"get": (RETURN_PATH, "get"), "put": (RETURN_PATH, "put"),
+            "vehicles": (ROSTER_PATH, "put")}
 
 
 def _links(path: str, method: str) -> dict:
     action = path.rsplit("/", 1)[-1] if path != RETURN_PATH else method
     links = {}
     for target in _NEXT.get(action, ()):
-        target_path = RETURN_PATH if target in ("get", "put") else f"{RETURN_PATH}/{target}"
-        target_method = target if target in ("get", "put") else "post"
+        target_path, target_method = _TARGETS.get(target, (f"{RETURN_PATH}/{target}", "post"))
         links[f"then-{target}"] = {
             "operationId": _operation_ids[(target_path, target_method)],
             "parameters": {"path.city": "$response.body#/city",
@@ -261,6 +357,9 @@ _operation_ids: dict = {}
 
 
 def _refine(path: str, method: str, operation: dict) -> None:
+    if path == ROSTER_PATH and "requestBody" in operation:
+        operation["requestBody"]["content"]["text/csv"] = ROSTER_CSV
+        operation["requestBody"]["required"] = True
     for parameter in operation.get("parameters", []):
         if parameter.get("in") == "path" and parameter["name"] == "period":
             parameter["schema"] = {"type": "string", "pattern": PERIOD_PATTERN,
@@ -279,6 +378,8 @@ def _refine(path: str, method: str, operation: dict) -> None:
             response["headers"] = {"ETag": {
                 "description": "The return's version, for If-Match", "required": True,
                 "schema": {"type": "string"}}}
+        if code == "413":
+            response["description"] = "The body is larger than the upload limit"
         if code == "200" and path in FILE_TYPES:
             response["content"] = {FILE_TYPES[path]: {
                 "schema": {"type": "string", "contentMediaType": FILE_TYPES[path]}}}

@@ -214,6 +214,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "first_period": ("首个报送月份", "First reporting month"),
     "last_period": ("最后报送月份", "Last reporting month"),
     "due_day": ("次月截止日", "Due day of the following month"),
+    "attachment_required": ("审核前须上传盖章扫描件", "Stamped scan required"),
+    "roster_required_from": ("须报车辆明细的起始月份", "Vehicle roster required from"),
     "demo_data": ("演示数据", "Demo data"),
     "status": ("状态", "Status"),
     "reason": ("原因", "Reason"),

@@ -6,24 +6,31 @@ of Noto Sans CJK, taken by its file from the noto-cjk-sans-otc package (never lo
 family name, which would find whatever copy the system has), so a chart is the same bytes
 on every machine. The language is an argument, never the request's.
 Each function takes the plain values of fleet.domain.figures and returns the image bytes.
+
+matplotlib (with numpy, about 55 MiB) is imported by the first chart drawn, not when the app
+starts: most processes (a worker importing a roster, the CLI) never draw one.
 """
+
+from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import noto_cjk_sans_otc
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontPath, FontProperties
-from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from .figures import CityProgress, MonthFigures, Progress, Projection, Window
 from .i18n import translator
 from .periods import format_period, months_between
 from .reference import CATEGORIES, label
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.font_manager import FontProperties
+
 FONT_PATH = str(noto_cjk_sans_otc.FONT_PATH)
 FONT_FACE = 2  # the collection's faces: JP, KR, SC, TC, HK; SC has the Simplified glyphs
-FONT_FILE = FontPath(FONT_PATH, FONT_FACE)
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 # Colours: one per category, in the official order; readable side by side and in print.
@@ -33,9 +40,19 @@ ACTUAL, TARGET, PATH, PROJECTION = "#0b4a7d", "#c0392b", "#9e9e9e", "#f0a202"
 
 
 
+@lru_cache(maxsize=1)
+def font_file():
+    """The Simplified Chinese face of the bundled collection, as matplotlib names it."""
+    from matplotlib.font_manager import FontPath
+
+    return FontPath(FONT_PATH, FONT_FACE)
+
+
 def font(size: float) -> FontProperties:
     """The bundled CJK face at this size, by its file."""
-    return FontProperties(fname=FONT_FILE, size=size)
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(fname=font_file(), size=size)
 
 
 def _basis_label(_, basis: str) -> str:
@@ -49,7 +66,15 @@ def _thousands(value, _pos=None) -> str:
 
 
 def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _thousands_axis(axis) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    axis.set_major_formatter(FuncFormatter(_thousands))
 
 
 def _style(ax, title: str) -> None:
@@ -122,7 +147,7 @@ def _cumulative(ax, window: Window, months: tuple[MonthFigures, ...], target: in
                 else _label_side(months[-1].cumulative, target, top))
         _value_label(ax, months[-1].cumulative, (xs[-1], months[-1].cumulative), ACTUAL,
                      side, "left")
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    _thousands_axis(ax.yaxis)
     ax.set_ylim(0, top * 1.1)
     _month_ticks(ax, window, lang)
     _legend(ax, loc="lower right")
@@ -172,7 +197,7 @@ def monthly_figure(progress: Progress, lang: str = "zh") -> Figure:
         ax.bar(xs, values, bottom=bottom, color=colour, width=0.8,
                label=label(category, lang))
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
-    ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
+    _thousands_axis(ax.yaxis)
     _month_ticks(ax, progress.window, lang)
     _style(ax, _("NEVs deployed each month, by category — %(basis)s",
                  basis=_basis_label(_, progress.basis)))
@@ -203,6 +228,8 @@ def cities_figure(progress: Progress, lang: str = "zh") -> Figure:
     ax.axvline(elapsed, color=PATH, linestyle=":", linewidth=1.5,
                label=_("Time elapsed: %(p)s", p=f"{elapsed:.1%}"))
     ax.axvline(1.0, color=TARGET, linestyle="--", linewidth=1, label=_("Target"))
+    from matplotlib.ticker import PercentFormatter
+
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlim(0, max([1.1] + [c.pct_of_target * 1.12 for c in rows]))
     ax.set_ylim(-0.7, max(len(rows), 1) - 0.3)

@@ -68,11 +68,14 @@ def is_late(programme: Programme, period: str, at_utc: datetime) -> bool:
 
 def update_programme(session: Session, actor: Actor, *, national_target: object,
                      first_period: str, last_period: str, due_day: object,
-                     attachment_required: bool | None = None) -> Programme:
+                     attachment_required: bool | None = None,
+                     roster_required_from: str | None = None) -> Programme:
     """Change the target, window or due day; refused with a message if inconsistent.
 
     The numbers may be ints or the text of a form ('700,000'); every bound lives here, and
-    a DomainError names the field it belongs to.
+    a DomainError names the field it belongs to. attachment_required and
+    roster_required_from: None leaves them as they are; roster_required_from "" means no
+    month requires a roster, "YYYY-MM" (within the window) that month and every later one.
     """
     national_target = whole_number(
         national_target, "national_target", low=1, high=MAX_NATIONAL_TARGET,
@@ -88,6 +91,8 @@ def update_programme(session: Session, actor: Actor, *, national_target: object,
                              n=MAX_WINDOW_MONTHS // 12), "last_period")
     due_day = whole_number(due_day, "due_day", low=1, high=28,
                            message=_l("The due day must be between 1 and 28."))
+    if roster_required_from is not None:
+        roster_required_from = _roster_month(roster_required_from, first_period, last_period)
     programme = get_programme(session)
     before = _snapshot(programme)
     programme.national_target = national_target
@@ -96,6 +101,8 @@ def update_programme(session: Session, actor: Actor, *, national_target: object,
     programme.due_day = due_day
     if attachment_required is not None:
         programme.attachment_required = bool(attachment_required)
+    if roster_required_from is not None:
+        programme.roster_required_from = roster_required_from or None
     old, new = changed_fields(before, _snapshot(programme))
     if new:
         record_event(session, actor, "programme.update", "programme", programme.id, old, new)
@@ -114,8 +121,27 @@ def _window_month(text: object, field: str) -> str:
     return period
 
 
+def _roster_month(text: object, first_period: str, last_period: str) -> str:
+    """The month from which a return needs its vehicle roster to be submitted ("" for
+    none): YYYY-MM within the reporting window (fleet.domain.returns applies it)."""
+    text = text.strip() if isinstance(text, str) else ""
+    if not text:
+        return ""
+    field = "roster_required_from"
+    try:
+        period = parse_period(text)
+    except ValueError:
+        raise DomainError(_l("Months are written YYYY-MM, e.g. 2025-09."), field) from None
+    if not first_period <= period <= last_period:
+        raise DomainError(_l("The month must lie within the reporting window (%(first)s to "
+                             "%(last)s), or be left empty.", first=first_period,
+                             last=last_period), field)
+    return period
+
+
 def _snapshot(programme: Programme) -> dict:
     return dict(national_target=programme.national_target,
                 first_period=programme.first_period,
                 last_period=programme.last_period, due_day=programme.due_day,
-                attachment_required=programme.attachment_required)
+                attachment_required=programme.attachment_required,
+                roster_required_from=programme.roster_required_from)

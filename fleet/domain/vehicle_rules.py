@@ -6,14 +6,20 @@ The rules of the return itself are in fleet.domain.rules; the checks that need t
 """
 
 import re
+import sys
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from operator import mul
+from itertools import compress
+from operator import and_, eq, itemgetter, mul, ne, not_
 
 from flask_babel import lazy_gettext as _l
 
 from .periods import add_months
 from .reference import CATEGORIES, POWERTRAINS
+from .text import CONTROL_MESSAGE, has_illegal_characters
 
 VIN_LENGTH = 17
 # ISO 3779 / GB 16735: letters I, O and Q are never used (they look like 1 and 0).
@@ -162,70 +168,303 @@ class CellProblem:
     warning: bool = False
 
 
+# --- many vehicles at once ----------------------------------------------------------------------
+#
+# A roster holds up to 100,000 vehicles, and its import is measured against python-calamine
+# reading the same file (bench/bench_roster.py). So the rules run a column at a time with
+# the work inside C where it can be: a column of plain ASCII VINs is folded and shape-checked
+# as one string and the check digits of all of them come from a few big-integer sums; the few
+# distinct sectors, powertrains, dates and operators are looked up once each; no object is
+# made per vehicle. The rules are still the ones above (fold, vin_problem, parse_date,
+# plate_warnings): a fast path only skips work in which they would find nothing.
+
+
+@dataclass
+class Table:
+    """Vehicles as read, column by column: the row number of each in its file (its item in a
+    JSON array), and the raw values of each column of COLUMNS the file has."""
+
+    numbers: list[int]
+    columns: dict[str, Sequence]
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def column(self, name: str) -> Sequence:
+        values = self.columns.get(name)
+        return values if values is not None else [None] * len(self.numbers)
+
+    def row(self, index: int) -> dict:
+        return {name: values[index] for name, values in self.columns.items()}
+
+    def rows(self) -> list[tuple[int, dict]]:
+        """(row number, {column: raw value}) of every vehicle."""
+        return [(number, self.row(i)) for i, number in enumerate(self.numbers)]
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[int, dict]]) -> "Table":
+        rows = list(rows)
+        return cls([number for number, _ in rows],
+                   {name: [raw.get(name) for _, raw in rows] for name in COLUMNS})
+
+
+@dataclass
+class Vehicles:
+    """Vehicles without errors, column by column, as they are stored (VIN and plate folded,
+    the codes of sector and powertrain, dates, tidied texts), with their row numbers."""
+
+    numbers: list[int]
+    columns: dict[str, list]  # every name of COLUMNS
+
+    @classmethod
+    def empty(cls) -> "Vehicles":
+        return cls([], {name: [] for name in COLUMNS})
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def __getitem__(self, index: int) -> dict:
+        return {name: values[index] for name, values in self.columns.items()}
+
+    def take(self, indexes: list[int]) -> "Vehicles":
+        """Only these vehicles (positions in this list), in this order."""
+        pick = itemgetter(*indexes) if len(indexes) > 1 else None
+
+        def select(values: Sequence) -> list:
+            if pick is None:
+                return [values[i] for i in indexes]
+            return list(pick(values))
+
+        return Vehicles(select(self.numbers),
+                        {name: select(values) for name, values in self.columns.items()})
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """{(category, powertrain): vehicles}."""
+        return dict(Counter(zip(self.columns["category"], self.columns["powertrain"],
+                                strict=True)))
+
+
 @dataclass
 class RowsChecked:
-    """What check_many found: the clean vehicles (with their row numbers), every problem,
-    and the row numbers of each VIN and plate (for the same value twice in one file)."""
+    """What check_table found: the clean vehicles, every problem (by row, then column), and
+    the row numbers of each VIN and plate that is on more than one row."""
 
-    vehicles: list[tuple[int, dict]]
+    vehicles: Vehicles
     problems: list[CellProblem]
     vin_rows: dict[str, list[int]]
     plate_rows: dict[str, list[int]]
 
 
-def check_many(rows: list[tuple[int, dict]], period: str) -> RowsChecked:
-    """Every rule of each vehicle that needs no database, on (row number, {column: value})
-    pairs; the in-service date must fall within the return's month `period`.
+_COLUMN_ORDER = {name: i for i, name in enumerate(COLUMNS)}
+# An issue found in a column: (position in the table, column, value shown, message, warning).
+Issue = tuple[int, str, str, object, bool]
 
-    Written for 100,000 rows a file: one loop, the usual valid row on short paths, and the
-    few distinct categories, powertrains and dates looked up once each.
-    """
-    problems: list[CellProblem] = []
-    vehicles: list[tuple[int, dict]] = []
-    vin_rows: dict[str, list[int]] = {}
-    plate_rows: dict[str, list[int]] = {}
-    categories: dict = {}
-    powertrains: dict = {}
-    dates: dict = {}
-    add = problems.append
-    for number, raw in rows:
-        before = len(problems)
-        vin = fold(raw.get("vin"))
-        vin_rows.setdefault(vin, []).append(number)
-        if (problem := vin_problem(vin)) is not None:
-            add(CellProblem(number, "vin", _text(raw.get("vin")), problem))
-        value = raw.get("category")
-        key = _hashable(value)
-        if key not in categories:
-            categories[key] = CATEGORY_NAMES.get(fold(value))
-        if (category := categories[key]) is None:
-            add(CellProblem(number, "category", _text(value), _l(
-                "Unknown category: use one of the names in the template's list.")))
-        value = raw.get("powertrain")
-        key = _hashable(value)
-        if key not in powertrains:
-            powertrains[key] = POWERTRAIN_NAMES.get(fold(value))
-        if (powertrain := powertrains[key]) is None:
-            add(CellProblem(number, "powertrain", _text(value), _l(
-                "Unknown powertrain: use one of the names in the template's list.")))
-        value = raw.get("in_service_date")
-        key = _hashable(value)
-        if key not in dates:
-            dates[key] = _date_problem(value, period)
-        day, problem = dates[key]
-        if problem is not None:
-            add(CellProblem(number, "in_service_date", _text(value), problem))
-        texts = _texts(number, raw, add)
-        plate = fold(raw.get("plate"))
-        if plate:
-            plate_rows.setdefault(plate, []).append(number)
-            for message in plate_warnings(plate, powertrain):
-                add(CellProblem(number, "plate", plate, message, True))
-        if len(problems) == before or all(p.warning for p in problems[before:]):
-            vehicles.append((number, {"vin": vin, "plate": plate[:16], "category": category,
-                                      "powertrain": powertrain, "in_service_date": day,
-                                      **texts}))
-    return RowsChecked(vehicles, problems, vin_rows, plate_rows)
+
+def check_table(table: Table, period: str) -> RowsChecked:
+    """Every rule of each vehicle that needs no database, every problem at once; the
+    in-service date must fall within the return's month `period`."""
+    issues: list[Issue] = []
+    raw_vins = table.column("vin")
+    vins = fold_all(raw_vins)
+    issues += [(i, "vin", _text(raw_vins[i]), vin_problem(vins[i]), False)
+               for i in invalid_vins(vins)]
+    codes = {}
+    for name, names, message in (
+            ("category", CATEGORY_NAMES,
+             _l("Unknown category: use one of the names in the template's list.")),
+            ("powertrain", POWERTRAIN_NAMES,
+             _l("Unknown powertrain: use one of the names in the template's list."))):
+        raw = table.column(name)
+        codes[name], distinct = by_value(raw, lambda v, names=names: names.get(fold(v)))
+        if None in distinct:
+            issues += [(i, name, _text(raw[i]), message, False)
+                       for i, code in enumerate(codes[name]) if code is None]
+    raw_days = table.column("in_service_date")
+    days, distinct = by_value(raw_days, lambda v: _date_problem(v, period))
+    if any(problem is not None for _, problem in distinct):
+        issues += [(i, "in_service_date", _text(raw_days[i]), problem, False)
+                   for i, (_, problem) in enumerate(days) if problem is not None]
+    texts = {}
+    for name in MAX_TEXT:
+        tidied, distinct = by_value(table.column(name),
+                                    lambda v, name=name: _tidy_text(name, v))
+        texts[name] = list(map(itemgetter(0), tidied))
+        if any(problem is not None for _, problem in distinct):
+            issues += [(i, name, text[:100], problem, False)
+                       for i, (text, problem) in enumerate(tidied) if problem is not None]
+    plates = fold_all(table.column("plate"))
+    issues += _plate_issues(plates, codes["powertrain"])
+    columns = {"vin": vins, "plate": _at_most(plates, 16), **codes,
+               "in_service_date": list(map(itemgetter(0), days)), **texts}
+    return _checked(table.numbers, issues, columns, vins, plates)
+
+
+def _checked(numbers: list[int], issues: list[Issue], columns: dict[str, list],
+             vins: list[str], plates: list[str]) -> RowsChecked:
+    """The problems in row order, the vehicles of the rows without an error, the VINs and
+    plates found twice (a plate with control characters is an error, not a plate)."""
+    issues.sort(key=lambda issue: (issue[0], _COLUMN_ORDER[issue[1]]))
+    problems = [CellProblem(numbers[i], column, value, message, warning)
+                for i, column, value, message, warning in issues]
+    failed = {issue[0] for issue in issues if not issue[4]}
+    vehicles = Vehicles(numbers, {name: columns[name] for name in COLUMNS})
+    if failed:
+        vehicles = vehicles.take([i for i in range(len(numbers)) if i not in failed])
+    bad_plates = {issue[0] for issue in issues if issue[1] == "plate" and not issue[4]}
+    if bad_plates:
+        plates = ["" if i in bad_plates else plate for i, plate in enumerate(plates)]
+    return RowsChecked(vehicles, problems, _twice(vins, numbers), _twice(plates, numbers))
+
+
+def _twice(values: list[str], numbers: list[int]) -> dict[str, list[int]]:
+    """{value: row numbers} of the non-empty values on more than one row."""
+    present = [v for v in values if v]
+    if len(set(present)) == len(present):  # the usual case: nothing twice
+        return {}
+    rows: dict[str, list[int]] = {}
+    for value, number in zip(values, numbers, strict=True):
+        if value:
+            rows.setdefault(value, []).append(number)
+    return {value: found for value, found in rows.items() if len(found) > 1}
+
+
+def fold_all(values: Sequence) -> list[str]:
+    """fold() of every value; in a few C calls on the column joined into one string when
+    every value is text without whitespace (a usual column of VINs or plates): folding is
+    then the full-width translation and upper-casing, character by character."""
+    try:
+        joined = "\n".join(values)  # only text joins
+    except TypeError:
+        joined = None
+    if (joined is not None and values and joined.count("\n") == len(values) - 1
+            and not _WHITESPACE_BUT_SEPARATOR.search(joined)):
+        if not joined.isascii() and _FULL_WIDTH.search(joined):
+            joined = joined.translate(_FOLD)
+        return joined.upper().split("\n")
+    return [fold(value) for value in values]
+
+
+_FULL_WIDTH = re.compile("[\uff01-\uff5e]")
+_WHITESPACE_BUT_SEPARATOR = re.compile(r"[^\S\n]")
+# The VIN alphabet and the separator of a joined column, and each character's value as a byte.
+_VIN_BYTES = "".join(sorted(VIN_ALPHABET)).encode() + b"\n"
+_VIN_VALUE_BYTES = bytes.maketrans(
+    "".join(VIN_VALUES).encode(), bytes(VIN_VALUES.values()))
+# A VIN's weighted sum (at most 89 × 9) → its check digit, as a byte.
+_CHECK_DIGIT_BYTES = bytes(ord("0123456789X"[total % 11]) for total in range(90 * 9))
+
+
+def invalid_vins(vins: list[str]) -> list[int]:
+    """Positions of the (folded) VINs that vin_problem refuses.
+
+    The usual column, every VIN of 17 characters of the alphabet, is checked as one string;
+    otherwise the VINs of that shape still are, and the others go through vin_problem."""
+    if not vins:
+        return []
+    joined = "\n".join(vins).encode("ascii", errors="replace")
+    n = len(vins)
+    if (len(joined) == 18 * n - 1 and joined[17::18] == b"\n" * (n - 1)
+            and not joined.translate(None, _VIN_BYTES)):
+        return _wrong_check_digits(joined, n)
+    shaped = [i for i, vin in enumerate(vins) if _VIN_SHAPE.fullmatch(vin)]
+    misshapen = set(range(n)).difference(shaped)
+    wrong = _wrong_check_digits("\n".join(vins[i] for i in shaped).encode(), len(shaped))
+    return sorted([*misshapen, *(shaped[k] for k in wrong)])
+
+
+def _wrong_check_digits(joined: bytes, n: int) -> list[int]:
+    """Positions of the VINs whose 9th character is not their check digit, in `joined`: n
+    VINs of the alphabet, 17 bytes each, separated by one byte.
+
+    Each character's value (0-9) is a byte; the values at one position of every VIN, spread
+    over 16-bit lanes, make one big integer, and the weighted sum of the 17 such integers
+    holds every VIN's weighted sum in its own lane (at most 801: no lane carries into the
+    next). One pass of Python per position, not per VIN."""
+    if not n:
+        return []
+    values = joined.translate(_VIN_VALUE_BYTES)
+    lanes = bytearray(2 * n)
+    total = 0
+    for position, weight in enumerate(VIN_WEIGHTS):
+        if weight:
+            lanes[0::2] = values[position::18]
+            total += weight * int.from_bytes(lanes, "little")
+    sums = array("H", total.to_bytes(2 * n, "little"))
+    if sys.byteorder == "big":
+        sums.byteswap()
+    expected = bytes(map(_CHECK_DIGIT_BYTES.__getitem__, sums))
+    found = joined[8::18]
+    if expected == found:
+        return []
+    return [k for k, (a, b) in enumerate(zip(expected, found, strict=True)) if a != b]
+
+
+def by_value(values: Sequence, convert: Callable) -> tuple[list, list]:
+    """convert(value) for every value, computed once for each distinct value; and the
+    distinct results (so that a column whose values all pass is not scanned again)."""
+    try:
+        distinct = set(values)
+    except TypeError:  # an unhashable value: no file or API body gives one
+        converted = [convert(value) for value in values]
+        return converted, converted
+    if any(type(value) in NUMBER_TYPES for value in distinct):
+        # 1, 1.0 and True are one key of a set, but not the same cell.
+        keys = list(zip(map(type, values), values, strict=True))
+        results = {key: convert(key[1]) for key in set(keys)}
+        return list(map(results.__getitem__, keys)), list(results.values())
+    results = {value: convert(value) for value in distinct}
+    return list(map(results.__getitem__, values)), list(results.values())
+
+
+# Types whose equal values are different cells (1, 1.0 and True).
+NUMBER_TYPES = frozenset((bool, int, float))
+
+
+# The new-energy plate pattern on each line of a column joined by line feeds, and the letter
+# each powertrain's plate carries.
+_NEV_PLATE_LINES = re.compile(f"^(?:{_NEV_PLATE.pattern})$", re.MULTILINE)
+_PLATE_LETTER = {"bev": "D", "phev": "F", "fcev": "F"}
+
+
+def _letter(match: re.Match) -> str:
+    # (A function: re expands a template such as r"\1\2" three times slower.)
+    return match[1] or match[2]
+
+
+def _plate_issues(plates: list[str], powertrains: list[str | None]) -> list[Issue]:
+    """A plate with control characters is an error; one that is not a new-energy plate, or
+    whose letter disagrees with the powertrain, a warning (plate_warnings).
+
+    The usual plate, a new-energy plate with the right letter, is found for the whole
+    column at once: each such line of the joined column becomes its letter (so it changes)
+    and that letter is the powertrain's. Only the others are looked at one by one."""
+    joined = "\n".join(plates)
+    if joined.count("\n") == len(plates) - 1:
+        letters = _NEV_PLATE_LINES.sub(_letter, joined).split("\n")
+        fine = map(and_, map(eq, letters, map(_PLATE_LETTER.get, powertrains)),
+                   map(ne, letters, plates))
+        suspects: Iterable[int] = compress(range(len(plates)), map(not_, fine))
+    else:  # a plate holds a line feed
+        suspects = range(len(plates))
+    issues: list[Issue] = []
+    for i in suspects:
+        plate = plates[i]
+        if not plate:
+            continue
+        warnings = plate_warnings(plate, powertrains[i])
+        if not warnings:
+            continue
+        if has_illegal_characters(plate):
+            issues.append((i, "plate", plate[:100], CONTROL_MESSAGE, False))
+        else:
+            issues += [(i, "plate", plate, message, True) for message in warnings]
+    return issues
+
+
+def _at_most(values: list[str], length: int) -> list[str]:
+    if max(map(len, values), default=0) <= length:
+        return values
+    return [value[:length] for value in values]
 
 
 def _date_problem(value: object, period: str) -> tuple[date | None, object | None]:
@@ -239,34 +478,30 @@ def _date_problem(value: object, period: str) -> tuple[date | None, object | Non
     return day, None
 
 
-def _texts(number: int, raw: dict, add) -> dict[str, str]:
-    """Operator, model and maker with their spaces tidied; the operator is required."""
-    texts = {}
-    for name, limit in MAX_TEXT.items():
-        text = raw.get(name)
-        text = "" if text is None else " ".join(str(text).split())
-        texts[name] = text
-        if len(text) > limit:
-            add(CellProblem(number, name, text[:100], _l("At most %(n)s characters.",
-                                                         n=limit)))
-    if not texts["operator"]:
-        add(CellProblem(number, "operator", "", _l("The operator (运营单位) is missing.")))
-    return texts
+def _tidy_text(name: str, value: object) -> tuple[str, object | None]:
+    """Operator, model or maker with its spaces tidied, and why it is refused, if it is:
+    control characters, too long, or (the operator) missing."""
+    text = "" if value is None else " ".join(str(value).split())
+    if has_illegal_characters(text):
+        return text, CONTROL_MESSAGE
+    if len(text) > MAX_TEXT[name]:
+        return text, _l("At most %(n)s characters.", n=MAX_TEXT[name])
+    if name == "operator" and not text:
+        return text, _l("The operator (运营单位) is missing.")
+    return text, None
+
+
+def check_many(rows: Iterable[tuple[int, dict]], period: str) -> RowsChecked:
+    """check_table on (row number, {column: raw value}) pairs."""
+    return check_table(Table.from_rows(rows), period)
 
 
 def check_row(row_number: int, raw: dict, period: str
               ) -> tuple[dict | None, list[CellProblem]]:
-    """check_many for one vehicle: the clean vehicle (None on an error) and its problems."""
+    """The rules for one vehicle: the clean vehicle (None on an error) and its problems."""
     checked = check_many([(row_number, raw)], period)
-    vehicle = checked.vehicles[0][1] if checked.vehicles else None
+    vehicle = checked.vehicles[0] if len(checked.vehicles) else None
     return vehicle, checked.problems
-
-
-_PLAIN_TYPES = frozenset((str, int, float, date, datetime, type(None)))
-
-
-def _hashable(value: object) -> object:
-    return value if type(value) in _PLAIN_TYPES else str(value)
 
 
 def _text(value: object) -> str:

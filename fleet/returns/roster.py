@@ -25,6 +25,7 @@ from ..extensions import db
 from ..models import Job
 from ..web import (
     XLSX,
+    allow_roster_uploads,
     attachment,
     current_actor,
     format_period_for_user,
@@ -35,21 +36,11 @@ from ..web import (
 from . import bp
 from .forms import ConfirmUploadForm, RemoveVehicleForm, RosterUploadForm, VehicleForm
 
-UPLOAD_ENDPOINTS = ("returns.roster_upload",)
-
 
 @bp.record_once
 def _raise_upload_limit(state) -> None:
-    """The roster upload may be larger than MAX_CONTENT_LENGTH (5 MiB, right for everything
-    else). The limit must be raised before the CSRF check reads the form, so this hook goes
-    first among the app's before-request functions."""
-
-    def raise_limit():
-        if request.endpoint in UPLOAD_ENDPOINTS:
-            request.max_content_length = state.app.config.get(
-                "ROSTER_MAX_CONTENT_LENGTH", roster.MAX_UPLOAD_BYTES)
-
-    state.app.before_request_funcs.setdefault(None, []).insert(0, raise_limit)
+    """The roster upload may be larger than MAX_CONTENT_LENGTH (5 MiB)."""
+    allow_roster_uploads(state.app, "returns.roster_upload")
 
 
 def _month(period: str):
@@ -248,7 +239,7 @@ def roster_errors(period: str, upload_id: int):
     upload, file = _pending(city, period, upload_id)
     if upload is None:
         abort(404)
-    check = roster.check_rows(db.session, city, period, file.rows, ret, lang())
+    check = roster.check_rows(db.session, city, period, file.table, ret, lang(), file.problems)
     headers, rows = roster.error_rows(check, file, lang())
     return attachment(roster_files.errors_workbook(headers, rows), XLSX,
                       f"fleet-roster-errors-{city.code}-{period}.xlsx")

@@ -7,7 +7,9 @@ bound what zipfile will ever inflate (it stops at the declared size and checks t
 zip bomb is refused by its own directory. openpyxl then parses the XML with defusedxml.
 """
 
+import codecs
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -44,12 +46,15 @@ class ZipBounds:
     """How much an accepted workbook may hold (the roster's are larger than a return's).
 
     max_entry: the most any one part may unpack to; None for the return template, whose
-    parts are each bounded by what a template needs (part_limit)."""
+    parts are each bounded by what a template needs (part_limit).
+    kind: what the workbook should be ("return" template or vehicle "roster"), for the
+    refusal's wording."""
 
     max_entries: int = MAX_ENTRIES
     max_total: int = MAX_TOTAL_UNCOMPRESSED
     max_entry: int | None = None
     max_ratio: int = MAX_RATIO
+    kind: str = "return"
 
 
 RETURN_BOUNDS = ZipBounds()
@@ -118,7 +123,9 @@ def _check_sizes(entries: list[zipfile.ZipInfo], bounds: ZipBounds) -> None:
     """Entry count, declared uncompressed sizes (per part and in all) and compression ratios
     (zip bombs), from the zip's directory alone: nothing is inflated yet."""
     if len(entries) > bounds.max_entries:
-        raise UnsafeFile(_l("This workbook has too many parts to be a return template."))
+        raise UnsafeFile(_l("This workbook has too many parts to be a vehicle roster.")
+                         if bounds.kind == "roster" else
+                         _l("This workbook has too many parts to be a return template."))
     total = 0
     for info in entries:
         if info.flag_bits & 0x1:
@@ -130,9 +137,15 @@ def _check_sizes(entries: list[zipfile.ZipInfo], bounds: ZipBounds) -> None:
         limit = bounds.max_entry if bounds.max_entry is not None else part_limit(info.filename)
         if (info.file_size > limit or total > bounds.max_total
                 or (info.file_size > RATIO_CHECKED_ABOVE and ratio > bounds.max_ratio)):
-            raise UnsafeFile(_l("This workbook would unpack to far more data than a return "
-                                "template holds (part %(part)s); it was not opened.",
-                                part=info.filename[:100]))
+            raise UnsafeFile(_too_much(bounds, info.filename[:100]))
+
+
+def _too_much(bounds: ZipBounds, part: str):
+    if bounds.kind == "roster":
+        return _l("This workbook would unpack to far more data than a vehicle roster holds "
+                  "(part %(part)s); it was not opened.", part=part)
+    return _l("This workbook would unpack to far more data than a return template holds "
+              "(part %(part)s); it was not opened.", part=part)
 
 
 def assert_safe_parser() -> None:
@@ -155,10 +168,40 @@ def _check_no_dtd(archive: zipfile.ZipFile, entries: list[zipfile.ZipInfo]) -> N
         if not info.filename.lower().endswith((".xml", ".rels", ".vml")):
             continue
         with archive.open(info) as part:
-            head = part.read()
-        if b"<!doctype" in head.lower() or b"<!entity" in head.lower():
-            raise UnsafeFile(_l("This workbook contains XML declarations that are not allowed "
-                                "in a spreadsheet; it was not opened."))
+            if _declares_dtd(part):
+                raise UnsafeFile(_l("This workbook contains XML declarations that are not "
+                                    "allowed in a spreadsheet; it was not opened."))
+
+
+# What may stand before an XML document's root element besides a DTD: the XML declaration
+# and other processing instructions, comments and whitespace (XML 1.0, production [22]).
+_PROLOG_ITEM = re.compile(rb"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+PROLOG_CHUNK = 64 * 1024
+# An Office part's prolog is a declaration of a hundred bytes; one far longer is refused.
+MAX_PROLOG = 1024 * 1024
+
+
+def _declares_dtd(part) -> bool:
+    """Whether this XML document declares a DTD (<!DOCTYPE ...>, where entities are
+    declared). A DTD can only stand in the prolog, before the root element, so only the
+    prolog is read: a 60 MiB sheet costs one chunk, not 60 MiB inflated and searched."""
+    buffer, prolog = b"", 0
+    while True:
+        chunk = part.read(PROLOG_CHUNK)
+        if not (buffer or prolog):
+            chunk = chunk.removeprefix(codecs.BOM_UTF8)
+        buffer += chunk
+        position = 0
+        while (item := _PROLOG_ITEM.match(buffer, position)) and item.end() > position:
+            position = item.end()
+        buffer, prolog = buffer[position:], prolog + position
+        if buffer.startswith(b"<!") and not buffer.startswith(b"<!--") and len(buffer) >= 4:
+            return True  # a declaration in the prolog: only <!DOCTYPE can be one
+        unfinished = len(buffer) < 4 or buffer.startswith((b"<?", b"<!--"))
+        if prolog + (len(buffer) if unfinished else 0) > MAX_PROLOG:
+            return True
+        if not (unfinished and chunk):
+            return False  # the root element (or, at the end, no document: not ours to judge)
 
 
 def is_formula_like(text: str) -> bool:

@@ -42,6 +42,7 @@ PG_URL = os.environ.get("BENCH_POSTGRES_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/bench_speed_http")
 PASSWORD = "Perf-Passw0rd!x9"
 USER = "perf_min"
+USER_AGENT = "bench_http"
 
 HELLO = '''from flask import Flask
 app = Flask(__name__)
@@ -71,6 +72,8 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx/3xx responses and socket errors
+    cpu_us: float = 0.0  # the server's CPU time per request (µs): steadier than req/s on a
+    # busy machine, as other processes' load does not enter it
 
     @property
     def tail(self) -> float:
@@ -106,6 +109,23 @@ class Server:
                     raise SystemExit(f"{self.name} did not start (see {self.log.name})") from None
                 time.sleep(0.1)
         raise SystemExit(f"{self.name} did not answer on port {self.port}")
+
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the server's processes (master and workers)."""
+        pids = [self.proc.pid]
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+            pids += [int(p) for p in children.split()]
+        except OSError:
+            return 0.0
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -151,36 +171,69 @@ def prepare(repo: Path, folder: Path, db_url: str) -> dict:
     return env
 
 
-def sign_in(server: Server) -> str:
-    """The Cookie header of a session signed in as the ministry user."""
-    jar = http.cookiejar.CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    page = opener.open(server.url("/login")).read().decode()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    opener.open(server.url("/login"), urllib.parse.urlencode(
-        {"username": USER, "password": PASSWORD, "csrf_token": token}).encode())
-    cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-    if "session=" not in cookie:
-        raise SystemExit(f"could not sign in on {server.name}")
-    return cookie
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
 
 
-def probe(server: Server, path: str, cookie: str, etag: str | None = None) -> tuple[int, str]:
-    """Status and ETag of one request (redirects not followed)."""
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
+class Browser:
+    """A browser signed in as the ministry user: it keeps the cookies the server sends (a
+    session's first page adds its CSRF secret, the idle clock moves once a minute), and
+    hands wrk the cookie it holds, as a browser would send it."""
 
-    headers = {"Cookie": cookie} if cookie else {}
-    if etag:
-        headers["If-None-Match"] = etag
-    request = urllib.request.Request(server.url(path), headers=headers)
-    try:
-        response = urllib.request.build_opener(NoRedirect).open(request)
-        response.read()
-        return response.status, response.headers.get("ETag") or ""
-    except urllib.error.HTTPError as error:
-        return error.code, error.headers.get("ETag") or ""
+    def __init__(self, server: Server):
+        self.server = server
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar), _NoRedirect)
+        # The session is bound to the browser (Flask-Login's session protection): wrk
+        # sends the same User-Agent.
+        self.opener.addheaders = [("User-Agent", USER_AGENT)]
+        page = self.opener.open(server.url("/login")).read().decode()
+        token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+        try:
+            self.opener.open(server.url("/login"), urllib.parse.urlencode(
+                {"username": USER, "password": PASSWORD, "csrf_token": token}).encode())
+        except urllib.error.HTTPError as error:  # 302 to the home page
+            if error.code != 302:
+                raise
+        if "session=" not in self.cookie():
+            raise SystemExit(f"could not sign in on {server.name}")
+
+    def cookie(self) -> str:
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+    def get(self, path: str, etag: str | None = None, anonymous: bool = False
+            ) -> tuple[int, str]:
+        """Status and ETag of one request (redirects not followed)."""
+        request = urllib.request.Request(self.server.url(path),
+                                         headers={"User-Agent": USER_AGENT})
+        if etag:
+            request.add_header("If-None-Match", etag)
+        opener = urllib.request.build_opener(_NoRedirect) if anonymous else self.opener
+        try:
+            response = opener.open(request)
+            response.read()
+            return response.status, response.headers.get("ETag") or ""
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers.get("ETag") or ""
+
+    def headers_for(self, path: str, revalidate: bool) -> dict | None:
+        """wrk's headers for a route, after checking that it answers as expected; None for
+        a revalidation that this server does not answer with 304. The sign-in page is
+        what someone not signed in gets (signed in, it redirects)."""
+        anonymous = path == "/login"
+        status, etag = self.get(path, anonymous=anonymous)
+        if status != 200:
+            raise SystemExit(f"{self.server.name} {path}: {status} (not signed in?)")
+        headers = {"User-Agent": USER_AGENT}
+        if not anonymous:
+            headers["Cookie"] = self.cookie()
+        if revalidate:
+            if not etag or self.get(path, etag)[0] != 304:
+                return None
+            headers["If-None-Match"] = etag
+        return headers
 
 
 # --- wrk ----------------------------------------------------------------------------------------
@@ -193,12 +246,16 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
-def wrk(url: str, args, headers: dict | None = None, duration: str | None = None) -> Result:
+def wrk(server: Server, path: str, args, headers: dict | None = None,
+        duration: str | None = None) -> Result:
     command = ["wrk", f"-t{min(2, args.connections)}", f"-c{args.connections}",
                f"-d{duration or args.duration}", "--latency"]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    cpu = server.cpu_seconds()
+    out = subprocess.run([*command, server.url(path)], capture_output=True, text=True,
+                         check=True).stdout
+    cpu = server.cpu_seconds() - cpu
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
@@ -207,78 +264,64 @@ def wrk(url: str, args, headers: dict | None = None, duration: str | None = None
                        out)
     errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, socket.groups())) if socket
                                                      else 0)
-    return Result(rps, p50, p99, errors)
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return Result(rps, p50, p99, errors, 1e6 * cpu / total if total else 0.0)
 
 
 # --- the run ------------------------------------------------------------------------------------
 
-def plan(server: Server, cookie: str) -> dict[str, dict | None]:
-    """The headers of each route on one server, after checking that it answers as expected;
-    None for a revalidation the server does not answer with 304."""
-    out: dict[str, dict | None] = {}
-    for label, path, revalidate in ROUTES:
-        # The sign-in page is what someone not signed in gets (signed in, it redirects).
-        headers = {} if path == "/login" else {"Cookie": cookie}
-        status, etag = probe(server, path, headers.get("Cookie", ""))
-        if status != 200:
-            raise SystemExit(f"{server.name} {path}: {status} (not signed in?)")
-        if revalidate:
-            if not etag or probe(server, path, cookie, etag)[0] != 304:
-                out[label] = None
-                continue
-            headers["If-None-Match"] = etag
-        out[label] = headers
-    return out
-
-
-def measure(fleets: dict[str, Server], cookies: dict[str, str], args
-            ) -> dict[str, dict[str, Result | None]]:
+def measure(fleets: dict[str, Server], args) -> dict[str, dict[str, Result | None]]:
     """Route by route, each server in turn (so the checkouts share the machine's moods)."""
-    plans = {name: plan(server, cookies[name]) for name, server in fleets.items()}
+    browsers = {name: Browser(server) for name, server in fleets.items()}
     runs: dict[str, dict[str, Result | None]] = {name: {} for name in fleets}
-    for label, path, _ in ROUTES:
+    for label, path, revalidate in ROUTES:
         for name, server in fleets.items():
-            headers = plans[name][label]
+            headers = browsers[name].headers_for(path, revalidate)
             if headers is None:
                 runs[name][label] = None
                 continue
-            wrk(server.url(path), args, headers, duration="1s")  # warm-up
-            runs[name][label] = wrk(server.url(path), args, headers)
+            wrk(server, path, args, headers, duration="1s")  # warm-up
+            runs[name][label] = wrk(server, path, args, headers)
     return runs
 
 
-def fmt_row(label: str, result: Result | None, floor: float) -> list[str]:
+def fmt_row(result: Result | None, floor: float, floor_cpu: float) -> list[str]:
     if result is None:
-        return ["—", "—", "—", "—"]
+        return ["—"] * 5
     return [f"{result.rps:,.0f}", f"{100 * result.rps / floor:.1f} %",
-            f"{result.p50_ms:.1f} / {result.p99_ms:.1f}", f"{result.tail:.1f}×"]
+            f"{result.p50_ms:.1f} / {result.p99_ms:.1f}", f"{result.tail:.1f}×",
+            f"{result.cpu_us:,.0f} ({100 * floor_cpu / result.cpu_us:.0f} %)"
+            if result.cpu_us else "—"]
 
 
 def table(hello: list[Result], runs: dict[str, dict[str, Result | None]], args) -> str:
     floor = statistics.mean(r.rps for r in hello)
+    floor_cpu = statistics.mean(r.cpu_us for r in hello)
+    floor_result = Result(floor, statistics.mean(r.p50_ms for r in hello),
+                          statistics.mean(r.p99_ms for r in hello), 0, floor_cpu)
     names = list(runs)
     head = ["route"]
     for name in names:
-        head += [f"{name} req/s", f"{name} share", f"{name} ms p50 / p99", f"{name} p99/p50"]
+        head += [f"{name} req/s", f"{name} share", f"{name} ms p50 / p99", f"{name} p99/p50",
+                 f"{name} CPU µs/req (hello's share)"]
     lines = ["| " + " | ".join(head) + " |",
              "| --- |" + " ---: |" * (len(head) - 1)]
-    hello_cells = []
+    cells = []
     for _ in names:
-        hello_cells += [f"{floor:,.0f}", "100 %",
-                        f"{statistics.mean(r.p50_ms for r in hello):.1f} / "
-                        f"{statistics.mean(r.p99_ms for r in hello):.1f}",
-                        f"{statistics.mean(r.tail for r in hello):.1f}×"]
-    lines.append("| hello-world Flask (floor) | " + " | ".join(hello_cells) + " |")
+        cells += fmt_row(floor_result, floor, floor_cpu)
+    lines.append("| hello-world Flask (floor) | " + " | ".join(cells) + " |")
     for label, *_ in ROUTES:
         cells = []
         for name in names:
-            cells += fmt_row(label, runs[name][label], floor)
+            cells += fmt_row(runs[name][label], floor, floor_cpu)
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     errors = sum(r.errors for run in runs.values() for r in run.values() if r)
     notes = [f"hello-world before / after the routes: {hello[0].rps:,.0f} / "
              f"{hello[1].rps:,.0f} req/s (floor = mean); wrk {args.connections} connections, "
              f"{args.duration} per route, gunicorn {args.workers} sync workers, "
-             f"{args.db}; {os.cpu_count()} CPUs; errors (non-2xx/3xx, socket): {errors}"]
+             f"{args.db}; {os.cpu_count()} CPUs, load average "
+             f"{os.getloadavg()[0]:.1f}; errors (non-2xx/3xx, socket): {errors}. CPU µs/req: "
+             "the server processes' CPU time per request (hello-world's as a share of it)."]
     return "\n".join(lines + [""] + notes)
 
 
@@ -318,13 +361,12 @@ def main() -> int:
                 servers.append(fleets[name])
             for server in servers:
                 server.wait()
-            cookies = {name: sign_in(server) for name, server in fleets.items()}
             print(f"Measuring on {args.db}: hello-world, then "
                   f"{', '.join(fleets)} route by route ...", file=sys.stderr)
-            wrk(hello.url("/"), args, duration="1s")
-            floors = [wrk(hello.url("/"), args)]
-            runs = measure(fleets, cookies, args)
-            floors.append(wrk(hello.url("/"), args))
+            wrk(hello, "/", args, duration="1s")
+            floors = [wrk(hello, "/", args)]
+            runs = measure(fleets, args)
+            floors.append(wrk(hello, "/", args))
         finally:
             for server in servers:
                 server.stop()

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from ..models import City, DataVersion, MonthlyReturn, Programme, ReturnLine
@@ -738,6 +738,12 @@ def aim_sectors(progress: Progress) -> tuple[CategoryFigures, ...]:
 
 # --- data version -------------------------------------------------------------------------------
 
+# The data version as one text value ('generation:counter'), to be read alongside other
+# columns (fleet.domain.accounts.signed_in reads it with the user, one query per request).
+DATA_VERSION = (DataVersion.generation + ":" + cast(DataVersion.counter, String)).label(
+    "data_version")
+
+
 def data_version(session: Session) -> str:
     """The version of everything the figures depend on: one primary-key read.
 
@@ -745,13 +751,12 @@ def data_version(session: Session) -> str:
     revisions, cities and the programme (not of users or audit events), so a committed
     change makes a new version at once; figures and charts are cached under it.
     """
-    row = session.execute(select(DataVersion.generation, DataVersion.counter)
-                          .where(DataVersion.id == 1)).one_or_none()
-    return "empty" if row is None else f"{row.generation}:{row.counter}"
+    version = session.execute(select(DATA_VERSION).where(DataVersion.id == 1)).scalar()
+    return version or "empty"
 
 
 __all__ = [
-    "BASES", "BASIS_STATUSES", "GRID_STATES", "RUN_RATE_MONTHS",
+    "BASES", "BASIS_STATUSES", "DATA_VERSION", "GRID_STATES", "RUN_RATE_MONTHS",
     "CategoryFigures", "CityFigures", "CityProgress", "CityStanding", "Completeness", "FlatRow",
     "Grid", "GridCell", "GridRow", "MonthCompliance", "MonthFigures", "Progress", "Projection",
     "Window", "aim_sectors", "city_progress", "completeness_grid", "data_version",

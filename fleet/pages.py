@@ -9,6 +9,7 @@ fleet.cache's page cache (in process, or in Redis shared by every node).
 """
 
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from functools import wraps
@@ -41,9 +42,20 @@ class PageMarks:
 
 @dataclass(frozen=True)
 class CachedPage:
-    body: bytes
+    """A rendered page cut at its marks: parts[0], the user part or token named by
+    between[0], parts[1], ... (a page without marks is one part)."""
+
+    parts: tuple[bytes, ...]
+    between: tuple[str, ...]  # "user" or "csrf", one fewer than the parts
     mimetype: str
-    personal: bool  # holds marks to fill in
+
+    @classmethod
+    def cut(cls, body: bytes, mimetype: str, marks: "PageMarks") -> "CachedPage":
+        pieces = re.split(b"(" + re.escape(marks.user) + b"|" + re.escape(marks.csrf) + b")",
+                          body)
+        return cls(tuple(pieces[0::2]),
+                   tuple("user" if mark == marks.user else "csrf" for mark in pieces[1::2]),
+                   mimetype)
 
 
 def init_app(app: Flask) -> None:
@@ -106,12 +118,15 @@ def _user_tools() -> bytes:
 
 
 def _personal(page: CachedPage) -> bytes:
-    """The cached page with this user's parts filled in."""
-    if not page.personal:
-        return page.body
-    marks = _marks()
-    body = page.body.replace(marks.user, _user_tools())
-    return body.replace(marks.csrf, generate_csrf().encode())
+    """The cached page with this user's parts filled in (one copy of the page)."""
+    if not page.between:
+        return page.parts[0]
+    token = generate_csrf().encode()
+    filling = {"user": _user_tools().replace(_marks().csrf, token), "csrf": token}
+    pieces = [page.parts[0]]
+    for name, part in zip(page.between, page.parts[1:], strict=True):
+        pieces += (filling[name], part)
+    return b"".join(pieces)
 
 
 def _render(view, args, kwargs) -> tuple[Response, CachedPage | None]:
@@ -131,9 +146,7 @@ def _render(view, args, kwargs) -> tuple[Response, CachedPage | None]:
         # token is in the page, which must then not be shared.
         current_app.logger.warning("%s not cached: it holds a CSRF token", request.path)
         return response, None
-    body, marks = response.get_data(), _marks()
-    return response, CachedPage(body, response.mimetype,
-                                marks.user in body or marks.csrf in body)
+    return response, CachedPage.cut(response.get_data(), response.mimetype, _marks())
 
 
 def cached_page(view):

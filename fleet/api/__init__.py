@@ -28,6 +28,15 @@ class TokenlessSessions(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, req)
 
+    def get_signing_serializer(self, app):
+        """Flask's serializer, made once per secret key rather than on every request."""
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = app.extensions.get("fleet.session_serializer")
+        if made is None or made[0] != keys:
+            made = app.extensions["fleet.session_serializer"] = (
+                keys, super().get_signing_serializer(app))
+        return made[1]
+
     def save_session(self, app, session, response) -> None:
         if is_token_request(request):
             return None

@@ -148,7 +148,7 @@ def database_url(kind: str, folder: Path, suffix: str) -> str:
     return url
 
 
-def prepare(repo: Path, folder: Path, db_url: str) -> dict:
+def prepare(repo: Path, folder: Path, db_url: str, settings: list[str]) -> dict:
     """A fresh installation of the checkout `repo`: migrated database, cities, demo data and
     the ministry user. Returns the environment its server runs with."""
     instance = folder / "instance"
@@ -156,6 +156,7 @@ def prepare(repo: Path, folder: Path, db_url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
     env.update(DATABASE_URL=db_url, FLEET_INSTANCE_PATH=str(instance),
                PATH=f"{Path(sys.executable).parent}:{env.get('PATH', '')}")
+    env.update(setting.split("=", 1) for setting in settings)
     flask = [sys.executable, "-m", "flask"]
 
     def run(*args: str, stdin: str | None = None) -> None:
@@ -337,6 +338,8 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=5301, help="first of three ports")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--set", action="append", default=[], metavar="FLEET_NAME=VALUE",
+                        help="a setting of the Fleet servers (e.g. FLEET_REDIS_URL=...)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -355,7 +358,8 @@ def main() -> int:
             fleets = {}
             for i, (name, repo) in enumerate(checkouts.items()):
                 suffix = "" if name == args.name else "_baseline"
-                env = prepare(repo, folder / name, database_url(args.db, folder, suffix))
+                env = prepare(repo, folder / name, database_url(args.db, folder, suffix),
+                              args.set)
                 fleets[name] = Server(name, args.port + 1 + i, repo, "wsgi:app", env,
                                       args.workers, folder / f"{name}.log")
                 servers.append(fleets[name])

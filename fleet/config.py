@@ -20,8 +20,8 @@ class Defaults:
     # fleet.web.session_expiry), not on every response.
     SESSION_REFRESH_EACH_REQUEST = False
 
-    # pool_pre_ping (a database server's connection is tested before each use, as the
-    # server may have restarted) is set by create_app for server databases, not SQLite.
+    # A database server's connections are tested after 10 s unused, not at every use
+    # (fleet._ping_if_idle); {"pool_pre_ping": true} tests them at every use.
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
     BABEL_DEFAULT_LOCALE = "zh"

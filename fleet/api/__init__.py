@@ -74,6 +74,13 @@ limiter.limit(_rate_limit, key_func=lambda: f"api-token:{api_token_id()}",
               exempt_when=lambda: api_token_id() is None)(bp)
 
 
+@limiter.request_filter
+def _browser_session() -> bool:
+    """A browser session's API call has no limit (exempt above): the limiter's bookkeeping is
+    skipped before it starts (it cost more than serving a cached answer)."""
+    return request.blueprint == "api" and not is_token_request(request)
+
+
 @bp.record_once
 def _install(state) -> None:
     login_manager.request_loader(load_user_from_token)

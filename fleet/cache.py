@@ -202,4 +202,3 @@ def chart_key(*parts) -> tuple[tuple, str]:
 
 def chart(key: tuple, render: Callable[[], bytes]) -> bytes:
     return chart_cache().get_or_make(key, render)
-

@@ -143,7 +143,8 @@ def _note_last_use(_dbapi_connection, record) -> None:
 
 
 def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
-    if time.monotonic() - record.info.get("fleet_last_use", 0.0) >= IDLE_BEFORE_PING:
+    last_use = record.info.get("fleet_last_use")  # None: a connection just made
+    if last_use is not None and time.monotonic() - last_use >= IDLE_BEFORE_PING:
         ping(dbapi_connection)
 
 

@@ -1,9 +1,13 @@
-"""The versioned caches of figures and rendered charts, shared by every page, file and API.
+"""The versioned caches of figures, rendered charts and rendered pages, shared by every page,
+file and API.
 
-Every key carries fleet.domain.figures.data_version() (one primary-key read, once per
-request), so a new return, a review, a target or a setting changed makes new keys at once;
-nothing stale is served. Without FLEET_REDIS_URL each worker process keeps its own small
-LRU; with it, every worker of every node shares one cache in Redis.
+Every key carries fleet.domain.figures.data_version() (read with the signed-in user, one
+query per request), so a new return, a review, a target or a setting changed makes new keys
+at once; nothing stale is served. Without FLEET_REDIS_URL each worker process keeps its own
+small LRU; with it, every worker of every node shares one cache in Redis.
+
+Rendered pages are kept here too (fleet.pages decides what goes in and how a user's own
+parts are filled in).
 """
 
 import pickle
@@ -12,7 +16,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from hashlib import sha1
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from .domain import figures
 from .domain.programme import local_today
@@ -115,9 +121,11 @@ def init_app(app: Flask) -> None:
         prefix = app.config.get("REDIS_KEY_PREFIX", "fleet:")
         app.extensions.setdefault("fleet.figures_cache", RedisCache(client, prefix + "fig:"))
         app.extensions.setdefault("fleet.chart_cache", RedisCache(client, prefix + "chart:"))
-        return
-    app.extensions.setdefault("fleet.figures_cache", VersionedCache(64))
-    app.extensions.setdefault("fleet.chart_cache", VersionedCache(128))
+        app.extensions.setdefault("fleet.page_cache", RedisCache(client, prefix + "page:"))
+    else:
+        app.extensions.setdefault("fleet.figures_cache", VersionedCache(64))
+        app.extensions.setdefault("fleet.chart_cache", VersionedCache(128))
+        app.extensions.setdefault("fleet.page_cache", VersionedCache(256))
 
 
 def figures_cache() -> VersionedCache:
@@ -128,11 +136,28 @@ def chart_cache() -> VersionedCache:
     return current_app.extensions["fleet.chart_cache"]
 
 
+def page_cache() -> VersionedCache:
+    return current_app.extensions["fleet.page_cache"]
+
+
 def data_version() -> str:
-    """The data version, read once per request."""
+    """The data version, read once per request (with the signed-in user, by the user
+    loader), and again after this request's own commit."""
     if "fleet_data_version" not in g:
         g.fleet_data_version = figures.data_version(db.session)
     return g.fleet_data_version
+
+
+def keep_data_version(version: str) -> None:
+    """The data version read along with the user (fleet.domain.accounts.signed_in)."""
+    g.fleet_data_version = version
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_data_version(_session) -> None:
+    """A commit may have moved the version: the next key reads it again."""
+    if has_app_context():
+        g.pop("fleet_data_version", None)
 
 
 def _key(*parts) -> tuple:
@@ -162,6 +187,11 @@ def grid(through: str | None) -> figures.Grid:
     return figures_cache().get_or_make(
         _key("grid", through),
         lambda: figures.completeness_grid(db.session, through, today=today))
+
+
+def page_key(*parts) -> tuple:
+    """The key of a rendered page: `parts` say what else it depends on (fleet.pages)."""
+    return _key("page", *parts)
 
 
 def chart_key(*parts) -> tuple[tuple, str]:

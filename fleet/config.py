@@ -16,8 +16,13 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = timedelta(0)
+    # The cookie is sent again when the session changed (the idle clock moves once a minute:
+    # fleet.web.session_expiry), not on every response.
+    SESSION_REFRESH_EACH_REQUEST = False
 
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # A database server's connections are tested after 10 s unused, not at every use
+    # (fleet._ping_if_idle); {"pool_pre_ping": true} tests them at every use.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
     BABEL_DEFAULT_LOCALE = "zh"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -7,7 +7,6 @@ from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -36,4 +35,15 @@ def client_address() -> str:
 # it (the per-account lock-out goes on regardless).
 limiter = Limiter(key_func=client_address, default_limits=[], in_memory_fallback_enabled=True,
                   swallow_errors=True)
-talisman = Talisman()
+
+# What has a limit: the sign-in form (LOGIN_THROTTLE) and the API (API_RATE_LIMIT per token).
+LIMITED_ENDPOINTS = frozenset({"auth.login"})
+LIMITED_BLUEPRINTS = frozenset({"api"})
+
+
+@limiter.request_filter
+def _nothing_to_limit() -> bool:
+    """Every other request skips the limiter's bookkeeping, which costs more than serving a
+    cached page (a test checks that every limited view is named above)."""
+    return (request.blueprint not in LIMITED_BLUEPRINTS
+            and request.endpoint not in LIMITED_ENDPOINTS)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     String,
     Text,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     and_,
     event,
     false,
+    inspect,
     update,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
@@ -245,6 +247,36 @@ class ReturnLine(db.Model):
         return self.bev + self.phev + self.fcev
 
 
+# The numbers of a return's lines, copied onto the return: line N (ReturnLine.position, the
+# category N of fleet.domain.reference.CATEGORIES) gives line{N}_bev, line{N}_phev,
+# line{N}_fcev and line{N}_all_new. The figures sum these few thousand rows, never the tens of
+# thousands of lines. Kept in step with the lines at every flush (_copy_lines below); a writer
+# that bypasses the ORM (the demo's bulk INSERT) sets them itself, and `flask fleet verify`
+# checks them against the lines.
+LINE_SLOTS = 8
+LINE_MEASURES = ("bev", "phev", "fcev", "all_new")
+
+
+def line_copy(position: int, measure: str) -> str:
+    """The name of the return's column holding `measure` of its line at `position`."""
+    return f"line{position}_{measure}"
+
+
+LINE_COPIES = tuple(line_copy(p, m) for p in range(LINE_SLOTS) for m in LINE_MEASURES)
+for _name in LINE_COPIES:
+    setattr(MonthlyReturn, _name, mapped_column(Integer, nullable=False, default=0,
+                                               server_default="0"))
+
+
+def copies_of_lines(lines) -> dict[str, int]:
+    """The copied columns' values for these lines (anything with position and the measures)."""
+    values = dict.fromkeys(LINE_COPIES, 0)
+    for line in lines:
+        for measure in LINE_MEASURES:
+            values[line_copy(line.position, measure)] = getattr(line, measure) or 0
+    return values
+
+
 class ReturnRevision(db.Model):
     """The full numbers of a return at one submission, kept forever."""
 
@@ -320,6 +352,25 @@ def _changes_figures(session: Session) -> bool:
 def _bump_on_flush(session, _flush_context, _instances) -> None:
     if _changes_figures(session):
         bump_data_version(session)
+
+
+@event.listens_for(Session, "before_flush")
+def _copy_lines(session, _flush_context, _instances) -> None:
+    """Every return whose lines are new, changed or removed gets their copies (LINE_COPIES)."""
+    touched = set()
+    with session.no_autoflush:
+        for obj in chain(session.new, session.dirty, session.deleted):
+            if isinstance(obj, ReturnLine) and obj.monthly_return is not None:
+                touched.add(obj.monthly_return)
+            elif isinstance(obj, MonthlyReturn) and (
+                    obj in session.new or inspect(obj).attrs.lines.history.has_changes()):
+                touched.add(obj)
+        for ret in touched:
+            if ret in session.deleted:
+                continue
+            for name, value in copies_of_lines(ret.lines).items():
+                if getattr(ret, name) != value:
+                    setattr(ret, name, value)
 
 
 @event.listens_for(Session, "do_orm_execute")

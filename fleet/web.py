@@ -10,15 +10,27 @@ from urllib.parse import urlsplit
 
 from babel.numbers import format_decimal
 from babel.numbers import format_percent as babel_percent
-from flask import Response, abort, current_app, g, json, render_template, request, session
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    has_app_context,
+    json,
+    render_template,
+    request,
+    session,
+)
 from flask_babel import get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
 
-from .domain import figures
+from .domain import figures, notices
 from .domain.accounts import PasswordPolicy
 from .domain.audit import Actor, record_event
 from .domain.cities import city_by_code
@@ -52,12 +64,15 @@ def _illegal_input() -> bool:
     file name (fleet.domain.text.ILLEGAL_CHARACTERS)."""
     if has_illegal_characters(request.path):
         return True
-    for multi in (request.args, request.form):
+    # A request without a body has no form or files to parse (most requests: GET).
+    has_body = request.content_length or "Transfer-Encoding" in request.headers
+    for multi in (request.args, request.form) if has_body else (request.args,):
         for key, value in multi.items(multi=True):
             if has_illegal_characters(key) or has_illegal_characters(value):
                 return True
-    return any(has_illegal_characters(key) or has_illegal_characters(f.filename or "")
-               for key, f in request.files.items(multi=True))
+    return bool(has_body) and any(
+        has_illegal_characters(key) or has_illegal_characters(f.filename or "")
+        for key, f in request.files.items(multi=True))
 
 
 def refuse_illegal_input():
@@ -178,9 +193,32 @@ def is_token_request(req) -> bool:
     return auth is not None and auth.type == "bearer" and req.path.startswith("/api/v1/")
 
 
+def keep_unread_notices(count: int) -> None:
+    """The unread count read along with the user (fleet.domain.accounts.signed_in)."""
+    g.fleet_unread_notices = count
+
+
+def unread_notices() -> int:
+    """The signed-in user's unread notices (the menu's badge), read once per request."""
+    if "fleet_unread_notices" not in g:
+        g.fleet_unread_notices = notices.unread_count(db.session, current_user.id)
+    return g.fleet_unread_notices
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_unread_notices(_session) -> None:
+    """A commit may have written or read notices: count again when next asked."""
+    if has_app_context():
+        g.pop("fleet_unread_notices", None)
+
+
 def session_is_current(user: User) -> bool:
     """The session was signed in since the user's sessions were last ended (user loader)."""
     return session.get("epoch") == user.session_epoch
+
+
+# How precisely the idle time of a session is kept (seconds).
+SEEN_RESOLUTION = 60
 
 
 def session_expiry():
@@ -194,8 +232,11 @@ def session_expiry():
         return _l("Your session reached its maximum length. Please sign in again.")
     if seen is not None and now - seen > idle:
         return _l("Your session expired after a period of inactivity. Please sign in again.")
-    session.permanent = True
-    session["seen"] = now
+    # The idle clock moves at most once every SEEN_RESOLUTION seconds: most requests then
+    # leave the session as it came, and no new cookie is signed and sent.
+    if seen is None or now - seen >= SEEN_RESOLUTION:
+        session.permanent = True
+        session["seen"] = now
     return None
 
 

@@ -9,12 +9,23 @@ from sqlalchemy import select, text
 from fleet.domain import demo, figures, integrity, returns
 from fleet.domain.audit import Actor
 from fleet.domain.cities import city_by_code
+from fleet.domain.integrity import mismatch_field_label
+from fleet.domain.reference import CATEGORY_CODES
 from fleet.extensions import db
-from fleet.models import AuditEvent, IntegrityCheck, MonthlyReturn, ReturnRevision
+from fleet.models import (
+    LINE_MEASURES,
+    AuditEvent,
+    IntegrityCheck,
+    MonthlyReturn,
+    ReturnRevision,
+    line_copy,
+)
 
 from .returns_helpers import this_month
 
 MINISTRY = Actor(None, "reviewer", None, "ministry")
+# The copy of the bus line's BEVs that the figures read (fleet.models.LINE_COPIES).
+BUS_BEV = line_copy(CATEGORY_CODES.index("bus"), "bev")
 
 
 def _approved_return(period: str, bus_bev: int = 12) -> MonthlyReturn:
@@ -87,10 +98,13 @@ def test_verify_passes_on_untouched_data(app, runner, setup):
 def test_a_line_changed_in_the_database_is_listed_and_fails(app, runner, setup):
     ret = _approved_return(this_month(), bus_bev=12)
     before = figures.national_progress(db.session, "verified", this_month()).nev
-    # Someone with database access adds 5,000 vehicles to an approved line.
+    # Someone with database access adds 5,000 vehicles to an approved line, and to the copy
+    # of it that the figures read.
     with db.engine.begin() as conn:
         conn.execute(text("UPDATE return_line SET bev = bev + 5000 "
                           "WHERE return_id = :id AND category = 'bus'"), {"id": ret.id})
+        conn.execute(text(f"UPDATE monthly_return SET {BUS_BEV} = {BUS_BEV} + 5000 "
+                          "WHERE id = :id"), {"id": ret.id})
     db.session.expire_all()
     assert figures.national_progress(db.session, "verified", this_month()).nev == before + 5000
     result = runner.invoke(args=["fleet", "verify", "--by", "cron"])
@@ -104,6 +118,32 @@ def test_a_line_changed_in_the_database_is_listed_and_fails(app, runner, setup):
     assert stored.mismatches[0]["stored"] == 5012 and stored.mismatches[0]["expected"] == 12
     audit = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "integrity.verify"))
     assert audit.after["mismatches"] == 1
+
+
+def test_a_copy_that_disagrees_with_its_line_is_listed(app, runner, setup):
+    """The figures read each return's copies of its lines: a line changed without its copy
+    (or the other way round) is listed too."""
+    ret = _approved_return(this_month(), bus_bev=12)
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE return_line SET bev = 7 "
+                          "WHERE return_id = :id AND category = 'bus'"), {"id": ret.id})
+    result = runner.invoke(args=["fleet", "verify"])
+    assert result.exit_code == 1
+    assert f"440300 深圳市 {this_month()} copy:bus_bev: stored 12, its lines say 7" in result.output
+    assert f"440300 深圳市 {this_month()} bus_bev: stored 7, revision 2 say 12" in result.output
+    assert mismatch_field_label("copy:bus_bev", "zh") == "统计用副本：城市公交 · 纯电动"
+
+
+def test_the_copies_follow_every_save(app, setup):
+    ret = _approved_return(this_month(), bus_bev=12)
+    assert getattr(ret, BUS_BEV) == 12
+    line = next(line for line in ret.lines if line.category == "bus")
+    line.bev = 30
+    ret.lines.remove(next(line for line in ret.lines if line.category == "taxi"))
+    db.session.commit()
+    assert getattr(ret, BUS_BEV) == 30
+    taxi = CATEGORY_CODES.index("taxi")
+    assert all(getattr(ret, line_copy(taxi, m)) == 0 for m in LINE_MEASURES)
 
 
 def test_a_tampered_revision_breaks_the_chain(app, runner, setup):
@@ -149,9 +189,11 @@ def test_the_admin_page_shows_the_last_verification(client, auth, runner, setup)
     auth.login("admin1")
     page = client.get("/admin/integrity").get_data(as_text=True)
     assert "尚未进行过校验" in page
-    with db.engine.begin() as conn:
+    with db.engine.begin() as conn:  # the line and the copy of it that the figures read
         conn.execute(text("UPDATE return_line SET bev = bev + 5000 "
                           "WHERE return_id = :id AND category = 'bus'"), {"id": ret.id})
+        conn.execute(text(f"UPDATE monthly_return SET {BUS_BEV} = {BUS_BEV} + 5000 "
+                          "WHERE id = :id"), {"id": ret.id})
     assert runner.invoke(args=["fleet", "verify", "--by", "cron"]).exit_code == 1
     page = client.get("/admin/integrity").get_data(as_text=True)
     assert "发现不一致" in page and "执行者 cron" in page

@@ -53,5 +53,9 @@ def test_an_installation_of_the_first_release_upgrades_with_its_data(make_app):
                       for table in ("\"user\"", "monthly_return", "return_line",
                                     "return_revision")]
         assert counts == [1, 1, 1, 1]
+        with db.engine.connect() as conn:  # 0012 copied the line onto its return
+            copies = conn.execute(text("SELECT line0_bev, line0_all_new, line1_bev "
+                                       "FROM monthly_return")).one()
+        assert tuple(copies) == (5, 5, 0)
         result = app.test_cli_runner().invoke(args=["fleet", "verify"])
         assert result.exit_code == 0 and "all 1 returns verified" in result.output

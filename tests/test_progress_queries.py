@@ -34,8 +34,8 @@ def query_counts(app, client, month: str) -> dict[str, tuple[int, int]]:
     counts = {}
     for template in URLS:
         url = template.format(m=month)
-        app.extensions["fleet.figures_cache"].clear()
-        app.extensions["fleet.chart_cache"].clear()
+        for cache in ("fleet.figures_cache", "fleet.chart_cache", "fleet.page_cache"):
+            app.extensions[cache].clear()
         with counting(db.engine) as cold:
             assert client.get(url).status_code == 200, url
         with counting(db.engine) as warm:

@@ -7,7 +7,7 @@ import pytest
 
 from fleet.extensions import db
 
-from .factories import PASSWORD, make_return
+from .factories import PASSWORD, make_return, make_user
 from .progress_helpers import make_progress_fixture
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -53,7 +53,19 @@ def test_figures_computed_on_one_node_are_served_by_the_other(app, two_nodes):
     on_b = _signed_in(node_b, "ministry1").get(url)
     assert on_b.json == on_a.json
     assert node_b.extensions["fleet.figures_cache"].made == 0  # served from Redis
-    assert node_b.extensions["fleet.figures_cache"].hits >= 1
+    # The answer itself, rendered on node A, is served by node B from Redis.
+    assert node_b.extensions["fleet.page_cache"].hits >= 1
+
+
+def test_a_page_rendered_on_one_node_is_served_by_the_other_with_its_own_user(app, two_nodes):
+    make_progress_fixture()
+    make_user("ministry2", "ministry")
+    node_a, node_b = two_nodes
+    url = "/progress/?through=2025-03"
+    on_a = _signed_in(node_a, "ministry1").get(url).get_data(as_text=True)
+    on_b = _signed_in(node_b, "ministry2").get(url).get_data(as_text=True)
+    assert node_b.extensions["fleet.page_cache"].hits >= 1
+    assert "ministry2" in on_b and "ministry2" not in on_a and "ministry1" not in on_b
 
 
 def test_a_change_through_one_node_is_on_the_other_at_once(app, two_nodes):

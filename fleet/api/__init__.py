@@ -28,6 +28,15 @@ class TokenlessSessions(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, req)
 
+    def get_signing_serializer(self, app):
+        """Flask's serializer, made once per secret key rather than on every request."""
+        keys = (app.secret_key, *(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = app.extensions.get("fleet.session_serializer")
+        if made is None or made[0] != keys:
+            made = app.extensions["fleet.session_serializer"] = (
+                keys, super().get_signing_serializer(app))
+        return made[1]
+
     def save_session(self, app, session, response) -> None:
         if is_token_request(request):
             return None
@@ -63,6 +72,13 @@ def _rate_limit() -> str:
 # every node (when FLEET_REDIS_URL is set). Browser sessions are not limited here.
 limiter.limit(_rate_limit, key_func=lambda: f"api-token:{api_token_id()}",
               exempt_when=lambda: api_token_id() is None)(bp)
+
+
+@limiter.request_filter
+def _browser_session() -> bool:
+    """A browser session's API call has no limit (exempt above): the limiter's bookkeeping is
+    skipped before it starts (it cost more than serving a cached answer)."""
+    return request.blueprint == "api" and not is_token_request(request)
 
 
 @bp.record_once

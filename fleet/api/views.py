@@ -6,6 +6,7 @@ from flask_login import login_required
 from .. import cache
 from ..domain import figures
 from ..domain.reference import CATEGORY_BY_CODE
+from ..pages import cached_page
 from ..web import basis_and_through, city_scope
 from . import bp
 from .openapi import FigureQuery, ProgressOut, responses, spec
@@ -72,6 +73,7 @@ def _national_details(p: figures.Progress) -> dict:
 
 @bp.route("/progress")
 @login_required
+@cached_page
 @spec.validate(query=FigureQuery, resp=responses(ProgressOut, bad_query=True),
                validation_error_status=400, tags=["figures"], operation_id="getProgress")
 def progress():

@@ -11,12 +11,20 @@ import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from types import SimpleNamespace
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from ..models import City, MonthlyReturn, Programme, ReturnLine, ReturnRevision
+from ..models import (
+    City,
+    MonthlyReturn,
+    Programme,
+    ReturnLine,
+    ReturnRevision,
+    copies_of_lines,
+)
 from . import integrity
 from .audit import Actor, record_event
 from .cities import load_pilot_cities
@@ -349,8 +357,12 @@ def _generate(session: Session, programme: Programme, cities: list[City], period
 
 def _insert_all(session: Session, made: list[tuple[dict, dict, list]],
                 code_of: dict[int, str]) -> None:
-    """The returns, then their lines and revisions, each in one multi-row INSERT."""
-    ids = _insert_returns(session, [row for row, _, _ in made])
+    """The returns (with the copies of their lines that the ORM would keep: see
+    fleet.models.LINE_COPIES), then their lines and revisions, each in one multi-row INSERT."""
+    ids = _insert_returns(session, [
+        {**row, **copies_of_lines(SimpleNamespace(position=position, **numbers[category.code])
+                                  for position, category in enumerate(CATEGORIES))}
+        for row, numbers, _ in made])
     line_rows, revision_rows = [], []
     for rid, (row, numbers, subs) in zip(ids, made, strict=True):
         for position, category in enumerate(CATEGORIES):

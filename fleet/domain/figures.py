@@ -16,10 +16,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import String, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
-from ..models import City, DataVersion, MonthlyReturn, Programme, ReturnLine
+from ..models import (
+    LINE_COPIES,
+    LINE_MEASURES,
+    City,
+    DataVersion,
+    MonthlyReturn,
+    Programme,
+    ReturnLine,
+)
 from .periods import add_months, months_between, parse_period, period_of
 from .programme import due_date, get_programme, local_today
 from .reference import CATEGORIES, CATEGORY_CODES, CHARGING_POINTS_PER_NEV_AIM, POWERTRAIN_CODES
@@ -370,8 +378,6 @@ def window(programme: Programme, through: str | None = None,
 
 # --- queries ------------------------------------------------------------------------------------
 
-_NEV = ReturnLine.bev + ReturnLine.phev + ReturnLine.fcev
-
 
 def _rows(session: Session, stmt):
     """Run a Core SELECT on the session's connection: plain tuples, no ORM row overhead
@@ -398,77 +404,78 @@ def _cities(session: Session, city_ids: Sequence[int] | None) -> list:
     return _rows(session, _only_cities(stmt, city_ids)).all()
 
 
-def _lines_by_city(session: Session, basis: str, win: Window,
-                   city_ids: Sequence[int] | None) -> dict[int, dict[str, tuple]]:
-    """{city_id: {category: (bev, phev, fcev, all_new, nev in `through`)}}."""
-    this_month = case((MonthlyReturn.period == win.through, _NEV), else_=0)
-    stmt = (select(MonthlyReturn.city_id, ReturnLine.category,
-                   func.sum(ReturnLine.bev), func.sum(ReturnLine.phev),
-                   func.sum(ReturnLine.fcev), func.sum(ReturnLine.all_new),
-                   func.sum(this_month))
-            .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)
-            .join(City, City.id == MonthlyReturn.city_id)
-            .where(_counted(basis, win))
-            .group_by(MonthlyReturn.city_id, ReturnLine.category))
-    out: dict[int, dict[str, tuple]] = {}
-    for city_id, category, *sums in _rows(session, _only_cities(stmt, city_ids)):
-        out.setdefault(city_id, {})[category] = tuple(int(s or 0) for s in sums)
+# The sums of the lines' copies on the returns (fleet.models.LINE_COPIES): position by
+# position, bev, phev, fcev and all new vehicles. The figures never scan the lines themselves.
+_LINE_SUMS = tuple(func.sum(getattr(MonthlyReturn, name)) for name in LINE_COPIES)
+
+
+_SLICES = tuple((category.code, slice(i * len(LINE_MEASURES), (i + 1) * len(LINE_MEASURES)))
+                for i, category in enumerate(CATEGORIES))
+
+
+def _by_category(sums: Sequence[int]) -> dict[str, tuple[int, ...]]:
+    """{category: (bev, phev, fcev, all_new)} from _LINE_SUMS' values of a group (never
+    NULL: a group has rows, and the copies are NOT NULL)."""
+    sums = tuple(sums)
+    return {code: sums[part] for code, part in _SLICES}
+
+
+def _counted_by_city(session: Session, basis: str, win: Window,
+                     city_ids: Sequence[int] | None) -> dict[int, tuple]:
+    """{city_id: ({category: (bev, phev, fcev, all_new, nev in `through`)}, charging points,
+    swap stations, VIN-backed NEVs)}, over the returns counted on `basis`."""
+    def by_city(*conditions, infrastructure=()):
+        stmt = (select(MonthlyReturn.city_id, *infrastructure, *_LINE_SUMS)
+                .join(City, City.id == MonthlyReturn.city_id)
+                .where(_counted(basis, win), *conditions)
+                .group_by(MonthlyReturn.city_id))
+        return _rows(session, _only_cities(stmt, city_ids))
+
+    in_through = {city_id: _by_category(sums)
+                  for city_id, *sums in by_city(MonthlyReturn.period == win.through)}
+    out: dict[int, tuple] = {}
+    for city_id, cp, sw, vin, *sums in by_city(infrastructure=(
+            func.sum(MonthlyReturn.charging_points), func.sum(MonthlyReturn.swap_stations),
+            func.sum(func.coalesce(MonthlyReturn.roster_count, 0)))):
+        month = in_through.get(city_id, {})
+        categories = {code: (*values, sum(month.get(code, (0, 0, 0))[:3]))
+                      for code, values in _by_category(sums).items()}
+        out[city_id] = (categories, int(cp), int(sw), int(vin))
     return out
 
 
-def _returns_by_city(session: Session, basis: str, win: Window,
-                     city_ids: Sequence[int] | None) -> dict[int, tuple]:
-    """{city_id: (charging points, swap stations, received, late, returned, VIN-backed)}.
-
-    Infrastructure follows the basis; the counts follow fleet.returns.month_state over the
-    months already due, whatever the basis.
-    """
-    counted = _counted(basis, win)
-    due = MonthlyReturn.period.in_(win.due_months)
-    received = and_(due, MonthlyReturn.status.in_(COUNTED))
+def _received_by_city(session: Session, win: Window,
+                      city_ids: Sequence[int] | None) -> dict[int, tuple[int, int, int]]:
+    """{city_id: (received, late, returned)} over the months already due, whatever the basis
+    (fleet.returns.month_state: only returns received or sent back count here)."""
     stmt = (select(MonthlyReturn.city_id,
-                   func.sum(case((counted, MonthlyReturn.charging_points), else_=0)),
-                   func.sum(case((counted, MonthlyReturn.swap_stations), else_=0)),
-                   func.sum(case((received, 1), else_=0)),
-                   func.sum(case((and_(due, MonthlyReturn.received_late), 1), else_=0)),
-                   func.sum(case((and_(due, MonthlyReturn.status == "returned"), 1),
-                                 else_=0)),
-                   func.sum(case((counted, func.coalesce(MonthlyReturn.roster_count, 0)),
-                                 else_=0)))
+                   func.sum(case((MonthlyReturn.status.in_(COUNTED), 1), else_=0)),
+                   func.sum(case((MonthlyReturn.received_late, 1), else_=0)),
+                   func.sum(case((MonthlyReturn.status == "returned", 1), else_=0)))
             .join(City, City.id == MonthlyReturn.city_id)
-            .where(MonthlyReturn.period >= win.first_period,
-                   MonthlyReturn.period <= win.through)
+            .where(MonthlyReturn.period.in_(win.due_months),
+                   MonthlyReturn.status.in_((*COUNTED, "returned")))
             .group_by(MonthlyReturn.city_id))
-    return {row[0]: tuple(int(v or 0) for v in row[1:])
-            for row in _rows(session, _only_cities(stmt, city_ids))}
+    return {city_id: (int(received), int(late), int(returned))
+            for city_id, received, late, returned
+            in _rows(session, _only_cities(stmt, city_ids))}
 
 
 def _by_month(session: Session, basis: str, win: Window,
               city_ids: Sequence[int] | None) -> tuple[MonthFigures, ...]:
     """Every month of the window through `through`, with NEVs per category and powertrain."""
-    lines = (select(MonthlyReturn.period, ReturnLine.category,
-                    func.sum(ReturnLine.bev), func.sum(ReturnLine.phev),
-                    func.sum(ReturnLine.fcev), func.sum(ReturnLine.all_new))
-             .join(ReturnLine, ReturnLine.return_id == MonthlyReturn.id)
-             .join(City, City.id == MonthlyReturn.city_id)
-             .where(_counted(basis, win))
-             .group_by(MonthlyReturn.period, ReturnLine.category))
-    infra = (select(MonthlyReturn.period, func.sum(MonthlyReturn.charging_points),
-                    func.sum(MonthlyReturn.swap_stations))
-             .join(City, City.id == MonthlyReturn.city_id)
-             .where(_counted(basis, win))
-             .group_by(MonthlyReturn.period))
-    sums: dict[str, dict[str, tuple]] = {}
-    for period, category, *values in _rows(session, _only_cities(lines, city_ids)):
-        sums.setdefault(period, {})[category] = tuple(int(v or 0) for v in values)
-    infrastructure = {period: (int(cp or 0), int(sw or 0))
-                      for period, cp, sw in _rows(session, _only_cities(infra, city_ids))}
+    stmt = (select(MonthlyReturn.period, func.sum(MonthlyReturn.charging_points),
+                   func.sum(MonthlyReturn.swap_stations), *_LINE_SUMS)
+            .join(City, City.id == MonthlyReturn.city_id)
+            .where(_counted(basis, win))
+            .group_by(MonthlyReturn.period))
+    found = {period: (int(cp or 0), int(sw or 0), _by_category(sums))
+             for period, cp, sw, *sums in _rows(session, _only_cities(stmt, city_ids))}
     months, cumulative = [], 0
     for period in win.periods:
-        by_cat = sums.get(period, {})
+        cp, sw, by_cat = found.get(period, (0, 0, {}))
         bev, phev, fcev, all_new = (sum(v[i] for v in by_cat.values()) for i in range(4))
         cumulative += bev + phev + fcev
-        cp, sw = infrastructure.get(period, (0, 0))
         months.append(MonthFigures(
             period=period, bev=bev, phev=phev, fcev=fcev, nev=bev + phev + fcev,
             all_new=all_new, cumulative=cumulative, charging_points=cp, swap_stations=sw,
@@ -510,15 +517,16 @@ def _completeness(win: Window, received: int, late: int, returned: int) -> Compl
 
 def _city_figures(session: Session, basis: str, win: Window,
                   city_ids: Sequence[int] | None) -> list[CityFigures]:
-    lines = _lines_by_city(session, basis, win, city_ids)
-    infra = _returns_by_city(session, basis, win, city_ids)
+    counted = _counted_by_city(session, basis, win, city_ids)
+    received_by_city = _received_by_city(session, win, city_ids)
     out = []
     for city_id, code, name_zh, name_en, province, batch, target in _cities(session, city_ids):
-        by_category = _categories(lines.get(city_id, {}))
+        lines, cp, sw, vin_backed = counted.get(city_id, ({}, 0, 0, 0))
+        by_category = _categories(lines)
         bev, phev, fcev = (sum(getattr(c, p) for c in by_category) for p in POWERTRAIN_CODES)
         nev = bev + phev + fcev
         all_new = sum(c.all_new for c in by_category)
-        cp, sw, received, late, returned, vin_backed = infra.get(city_id, (0,) * 6)
+        received, late, returned = received_by_city.get(city_id, (0, 0, 0))
         out.append(CityFigures(
             city_id=city_id, code=code, name_zh=name_zh, name_en=name_en,
             province_zh=province, batch=batch, target=target, bev=bev, phev=phev, fcev=fcev,
@@ -738,6 +746,12 @@ def aim_sectors(progress: Progress) -> tuple[CategoryFigures, ...]:
 
 # --- data version -------------------------------------------------------------------------------
 
+# The data version as one text value ('generation:counter'), to be read alongside other
+# columns (fleet.domain.accounts.signed_in reads it with the user, one query per request).
+DATA_VERSION = (DataVersion.generation + ":" + cast(DataVersion.counter, String)).label(
+    "data_version")
+
+
 def data_version(session: Session) -> str:
     """The version of everything the figures depend on: one primary-key read.
 
@@ -745,13 +759,12 @@ def data_version(session: Session) -> str:
     revisions, cities and the programme (not of users or audit events), so a committed
     change makes a new version at once; figures and charts are cached under it.
     """
-    row = session.execute(select(DataVersion.generation, DataVersion.counter)
-                          .where(DataVersion.id == 1)).one_or_none()
-    return "empty" if row is None else f"{row.generation}:{row.counter}"
+    version = session.execute(select(DATA_VERSION).where(DataVersion.id == 1)).scalar()
+    return version or "empty"
 
 
 __all__ = [
-    "BASES", "BASIS_STATUSES", "GRID_STATES", "RUN_RATE_MONTHS",
+    "BASES", "BASIS_STATUSES", "DATA_VERSION", "GRID_STATES", "RUN_RATE_MONTHS",
     "CategoryFigures", "CityFigures", "CityProgress", "CityStanding", "Completeness", "FlatRow",
     "Grid", "GridCell", "GridRow", "MonthCompliance", "MonthFigures", "Progress", "Projection",
     "Window", "aim_sectors", "city_progress", "completeness_grid", "data_version",

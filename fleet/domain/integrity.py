@@ -34,7 +34,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
-from ..models import City, IntegrityCheck, MonthlyReturn, ReturnLine, ReturnRevision
+from ..models import (
+    LINE_COPIES,
+    LINE_MEASURES,
+    City,
+    IntegrityCheck,
+    MonthlyReturn,
+    ReturnLine,
+    ReturnRevision,
+    line_copy,
+)
 from .audit import Actor, record_event
 from .reference import CATEGORY_CODES
 from .rules import NUMBER_FIELDS, LineValues, ReturnValues, field_label
@@ -88,12 +97,18 @@ def last_hash(session: Session, return_id: int | None) -> tuple[int, str]:
 
 # --- verification ------------------------------------------------------------------------------
 
+# A mismatch's field for a copy of a line kept on the return for the figures ("copy:bus_bev").
+COPY = "copy:"
+
+
 @dataclass(frozen=True)
 class Mismatch:
     """One thing that disagrees. `field` is a return field name (bus_bev, notes...), or
     "hash" (the revision's stored hash is not its recomputed one), "revision" (a revision
     missing from the numbering, or a locked return without any), "roster" (the vehicles'
-    digest now, against the last revision's roster_sha256)."""
+    digest now, against the last revision's roster_sha256), or COPY + a field name (the copy
+    of a line kept on the return for the figures, fleet.models.LINE_COPIES, is not the
+    line's number)."""
 
     city: str
     city_name: str
@@ -105,6 +120,8 @@ class Mismatch:
 
     def line(self) -> str:
         where = f"revision {self.revision}" if self.revision else "revisions"
+        if self.field.startswith(COPY):
+            where = "its lines"
         return (f"{self.city} {self.city_name} {self.period} {self.field}: "
                 f"stored {self.stored!r}, {where} say {self.expected!r}")
 
@@ -175,21 +192,38 @@ def _check_roster(ret: Row, last: Row | None, digests: dict[int, str]) -> list[M
     return [_mismatch(ret, last.number, "roster", current, kept)]
 
 
+def _check_copies(ret: Row, lines: dict[int, tuple[str, LineValues]]) -> list[Mismatch]:
+    """The copies of the lines that the figures read, against the lines (any status);
+    `lines` by position."""
+    found = []
+    for position, code in enumerate(CATEGORY_CODES):
+        code, line = lines.get(position, (code, LineValues()))
+        for measure in LINE_MEASURES:
+            stored, expected = getattr(ret, line_copy(position, measure)), getattr(line, measure)
+            if stored != expected:
+                found.append(_mismatch(ret, None, f"{COPY}{code}_{measure}", stored, expected))
+    return found
+
+
 def verify_returns(session: Session) -> Verification:
     """Recompute every return's revision chain, compare each locked return's current
-    numbers to its last revision, and its vehicles to that revision's roster digest. Four
-    queries of plain rows (no ORM objects: about ten times faster for thousands of
-    returns), the vehicles streamed."""
+    numbers to its last revision, and its vehicles to that revision's roster digest; check
+    each return's copies of its lines, which the figures read (fleet.models.LINE_COPIES),
+    against the lines. Four queries of plain rows (no ORM objects: about ten times faster
+    for thousands of returns), the vehicles streamed."""
     r, line, rev = MonthlyReturn, ReturnLine, ReturnRevision
     returns = session.execute(
         select(r.id, City.code, City.name_zh.label("city_name"), r.period, r.status,
-               r.charging_points, r.swap_stations, r.notes)
+               r.charging_points, r.swap_stations, r.notes,
+               *(getattr(r, name) for name in LINE_COPIES))
         .join(City, City.id == r.city_id).order_by(City.code, r.period)).all()
     lines: dict[int, dict[str, LineValues]] = {}
-    for rid, category, *numbers in session.execute(
-            select(line.return_id, line.category, line.bev, line.phev, line.fcev,
-                   line.all_new)):
+    by_position: dict[int, dict[int, tuple[str, LineValues]]] = {}
+    for rid, category, position, *numbers in session.execute(
+            select(line.return_id, line.category, line.position, line.bev, line.phev,
+                   line.fcev, line.all_new)):
         lines.setdefault(rid, {})[category] = LineValues(*numbers)
+        by_position.setdefault(rid, {})[position] = (category, lines[rid][category])
     by_return: dict[int, list[Row]] = {}
     for row in session.execute(select(rev.return_id, rev.number, rev.created_at,
                                       rev.created_by_id, rev.late, rev.data, rev.hash,
@@ -204,6 +238,7 @@ def verify_returns(session: Session) -> Verification:
         mismatches += _check_chain(ret, revisions)
         mismatches += _check_current(ret, lines.get(ret.id, {}), last)
         mismatches += _check_roster(ret, last, digests)
+        mismatches += _check_copies(ret, by_position.get(ret.id, {}))
     return Verification(len(returns), sum(map(len, by_return.values())), tuple(mismatches))
 
 
@@ -237,4 +272,7 @@ def mismatch_field_label(field: str, lang: str) -> str:
         return str(_l("Revision missing"))
     if field == "roster":
         return str(_l("Vehicle roster (SHA-256 of its vehicles)"))
+    if field.startswith(COPY):
+        return str(_l("Copy kept for the figures: %(field)s",
+                      field=field_label(field[len(COPY):], lang)))
     return field_label(field, lang)

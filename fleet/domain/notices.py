@@ -106,9 +106,14 @@ def inbox(session: Session, user_id: int, lang: str, limit: int = 200) -> list[I
             for n in rows]
 
 
+def unread_of(user_id):
+    """The number of unread notices of `user_id` (a value or a column) as a SQL expression."""
+    return (select(func.count(Notice.id))
+            .where(Notice.user_id == user_id, Notice.read_at.is_(None)).scalar_subquery())
+
+
 def unread_count(session: Session, user_id: int) -> int:
-    return session.scalar(select(func.count(Notice.id)).where(
-        Notice.user_id == user_id, Notice.read_at.is_(None))) or 0
+    return session.scalar(select(unread_of(user_id))) or 0
 
 
 def mark_read(session: Session, user_id: int, notice_id: int | None = None,

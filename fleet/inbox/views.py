@@ -8,6 +8,7 @@ from ..domain import notices
 from ..domain.audit import record_event
 from ..extensions import db
 from ..web import current_actor, lang
+from ..web import unread_notices as unread_notices_of_user
 from . import bp
 
 
@@ -16,7 +17,7 @@ def unread_notices() -> dict:
     """The unread count of the navigation bar (one COUNT on an index)."""
     if not current_user.is_authenticated or current_user.must_change_password:
         return {"unread_notices": None}
-    return {"unread_notices": notices.unread_count(db.session, current_user.id)}
+    return {"unread_notices": unread_notices_of_user()}
 
 
 @bp.route("/")

@@ -9,6 +9,7 @@ from ..domain.periods import months_between, period_of
 from ..domain.programme import get_programme, local_today
 from ..domain.reference import CATEGORY_BY_CODE
 from ..extensions import db
+from ..pages import cached_page
 from ..web import (
     MINISTRY_SIDE,
     basis_and_through,
@@ -38,6 +39,7 @@ def _month_choices() -> list[str]:
 
 @bp.route("/progress/")
 @roles_required(*MINISTRY_SIDE)
+@cached_page
 def dashboard():
     """The ministry's dashboard: headline, cities, breakdowns, charts."""
     basis, through = basis_and_through()
@@ -53,6 +55,7 @@ def dashboard():
 
 @bp.route("/progress/grid")
 @roles_required(*MINISTRY_SIDE)
+@cached_page
 def grid():
     """Cities × months: the state of every return, with counts."""
     grid = cache.grid(basis_and_through()[1])
@@ -65,6 +68,7 @@ def grid():
 
 @bp.route("/progress/cities/<code>")
 @login_required
+@cached_page
 def city(code: str):
     """One city's progress against its target over time, and its returns."""
     city = visible_city(code)

@@ -1,7 +1,7 @@
 """background jobs: long exports and checks off the request, their progress and files
 
 Revision ID: 0013
-Revises: 0005
+Revises: 0012
 Create Date: 2026-12-02 09:00:00
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0005'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -16,14 +16,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from fleet import background
-from fleet.domain.periods import add_months
 from fleet.extensions import db
 from fleet.models import AuditEvent, Job, Vehicle, utcnow
 
 from .factories import PASSWORD
+from .redis_helpers import redis_or_skip
 from .returns_helpers import this_month
 from .roster_helpers import csv_bytes, rows_for
 from .test_roster import confirm, load, upload
+from .test_roster_access import two_cities
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 
@@ -37,16 +38,6 @@ def app(make_app):
         yield app
 
 
-def two_cities(client, auth) -> str:
-    """Shenzhen: 3 buses this month; Beijing: 2 taxis last month (5 vehicles)."""
-    month, earlier = this_month(), add_months(this_month(), -1)
-    auth.login("shenzhen")
-    load(client, rows_for(month, {("bus", "bev"): 3}))
-    auth.logout()
-    auth.login("beijing")
-    load(client, rows_for(earlier, {("taxi", "phev"): 2}, start=100), period=earlier)
-    auth.logout()
-    return month
 
 
 def job_id_of(response) -> int:
@@ -103,7 +94,7 @@ def test_the_national_roster_export_is_a_job_with_progress_then_a_download(clien
 
 
 def test_the_excel_export_and_the_filters_go_to_the_job(client, auth, setup):
-    month = two_cities(client, auth)
+    month, _ = two_cities(client, auth)
     auth.login("viewer1")
     job_id = job_id_of(client.post(f"/progress/roster/vehicles.xlsx/prepare?city=440300"
                                    f"&period={month}&category=bus"))
@@ -158,7 +149,7 @@ def test_a_job_runs_once_however_often_it_is_handed_out(app, client, auth, setup
 
 
 def test_a_direct_export_too_large_to_stream_leads_to_the_prepare_button(client, auth, setup):
-    month = two_cities(client, auth)
+    month, _ = two_cities(client, auth)
     auth.login("ministry1")
     small = client.get(f"/progress/roster/vehicles.csv?city=440300&period={month}",
                        buffered=True)
@@ -332,19 +323,9 @@ def test_the_summary_of_many_cities_is_prepared_by_a_job(client, auth, setup):
 
 # --- on an RQ worker --------------------------------------------------------------------------
 
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis server answers at 127.0.0.1:6379 (.ci/run starts one)")
-    return client
-
 
 def test_with_redis_a_job_waits_on_the_queue_for_a_worker(make_app, users):
-    redis_client = _redis()
+    redis_client = redis_or_skip(REDIS_URL)
     prefix = f"fleet-test-{uuid.uuid4().hex[:12]}:"
     queue_name = f"fleet-test-{uuid.uuid4().hex[:12]}"
     app = make_app(REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=prefix, JOBS_QUEUE=queue_name)

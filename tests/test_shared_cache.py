@@ -9,25 +9,16 @@ from fleet.extensions import db
 
 from .factories import PASSWORD, make_return, make_user
 from .progress_helpers import make_progress_fixture
+from .redis_helpers import redis_or_skip
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
-
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis server answers at 127.0.0.1:6379 (.ci/run starts one)")
-    return client
 
 
 @pytest.fixture
 def two_nodes(make_app, users):
     """Two applications on one database and one Redis, as two gunicorn nodes would be."""
-    client = _redis()
+    client = redis_or_skip(REDIS_URL)
     prefix = f"fleet-test-{uuid.uuid4().hex}:"
     node_a = make_app(REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=prefix)
     node_b = make_app(REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=prefix)

@@ -26,30 +26,20 @@ import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 from fleet.domain.periods import add_months
 
 from .factories import PASSWORD
+from .redis_helpers import redis_or_skip
 from .returns_helpers import form_data, this_month, window_around_today
 from .roster_helpers import csv_bytes, rows_for
-
-requests = pytest.importorskip("requests")
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PORTS = range(5200, 5300)  # this branch's loopback ports
 
-
-def _redis():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError:
-        pytest.skip("no Redis server answers at 127.0.0.1:6379 (.ci/run starts one)")
-    return client
 
 
 def _free_ports(n: int) -> list[int]:
@@ -83,7 +73,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
 @pytest.fixture
 def cluster(app, setup, tmp_path):
     """Node A, node B and a worker, sharing the test's database, Redis and instance folder."""
-    redis_client = _redis()
+    redis_client = redis_or_skip(REDIS_URL)
     tag = uuid.uuid4().hex[:12]
     env = {
         **os.environ,

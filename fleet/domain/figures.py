@@ -392,6 +392,12 @@ def _only_cities(stmt, city_ids: Sequence[int] | None):
     return stmt.where(City.id.in_(list(city_ids)))
 
 
+def _of_cities(stmt, city_ids: Sequence[int]):
+    """Returns of exactly these cities (no join: on SQLite the (city, month) index then
+    delivers them grouped by city, so no sort is needed)."""
+    return stmt.where(MonthlyReturn.city_id.in_(list(city_ids)))
+
+
 def _counted(basis: str, win: Window):
     return and_(MonthlyReturn.status.in_(BASIS_STATUSES[basis]),
                 MonthlyReturn.period >= win.first_period,
@@ -421,15 +427,14 @@ def _by_category(sums: Sequence[int]) -> dict[str, tuple[int, ...]]:
 
 
 def _counted_by_city(session: Session, basis: str, win: Window,
-                     city_ids: Sequence[int] | None) -> dict[int, tuple]:
+                     city_ids: Sequence[int]) -> dict[int, tuple]:
     """{city_id: ({category: (bev, phev, fcev, all_new, nev in `through`)}, charging points,
     swap stations, VIN-backed NEVs)}, over the returns counted on `basis`."""
     def by_city(*conditions, infrastructure=()):
         stmt = (select(MonthlyReturn.city_id, *infrastructure, *_LINE_SUMS)
-                .join(City, City.id == MonthlyReturn.city_id)
                 .where(_counted(basis, win), *conditions)
                 .group_by(MonthlyReturn.city_id))
-        return _rows(session, _only_cities(stmt, city_ids))
+        return _rows(session, _of_cities(stmt, city_ids))
 
     in_through = {city_id: _by_category(sums)
                   for city_id, *sums in by_city(MonthlyReturn.period == win.through)}
@@ -445,20 +450,19 @@ def _counted_by_city(session: Session, basis: str, win: Window,
 
 
 def _received_by_city(session: Session, win: Window,
-                      city_ids: Sequence[int] | None) -> dict[int, tuple[int, int, int]]:
+                      city_ids: Sequence[int]) -> dict[int, tuple[int, int, int]]:
     """{city_id: (received, late, returned)} over the months already due, whatever the basis
     (fleet.returns.month_state: only returns received or sent back count here)."""
     stmt = (select(MonthlyReturn.city_id,
                    func.sum(case((MonthlyReturn.status.in_(COUNTED), 1), else_=0)),
                    func.sum(case((MonthlyReturn.received_late, 1), else_=0)),
                    func.sum(case((MonthlyReturn.status == "returned", 1), else_=0)))
-            .join(City, City.id == MonthlyReturn.city_id)
             .where(MonthlyReturn.period.in_(win.due_months),
                    MonthlyReturn.status.in_((*COUNTED, "returned")))
             .group_by(MonthlyReturn.city_id))
     return {city_id: (int(received), int(late), int(returned))
             for city_id, received, late, returned
-            in _rows(session, _only_cities(stmt, city_ids))}
+            in _rows(session, _of_cities(stmt, city_ids))}
 
 
 def _by_month(session: Session, basis: str, win: Window,
@@ -466,11 +470,14 @@ def _by_month(session: Session, basis: str, win: Window,
     """Every month of the window through `through`, with NEVs per category and powertrain."""
     stmt = (select(MonthlyReturn.period, func.sum(MonthlyReturn.charging_points),
                    func.sum(MonthlyReturn.swap_stations), *_LINE_SUMS)
-            .join(City, City.id == MonthlyReturn.city_id)
             .where(_counted(basis, win))
             .group_by(MonthlyReturn.period))
+    if city_ids is None:  # the active cities: read in month order, grouped without a sort
+        stmt = stmt.join(City, City.id == MonthlyReturn.city_id).where(City.active.is_(True))
+    else:
+        stmt = _of_cities(stmt, city_ids)
     found = {period: (int(cp or 0), int(sw or 0), _by_category(sums))
-             for period, cp, sw, *sums in _rows(session, _only_cities(stmt, city_ids))}
+             for period, cp, sw, *sums in _rows(session, stmt)}
     months, cumulative = [], 0
     for period in win.periods:
         cp, sw, by_cat = found.get(period, (0, 0, {}))
@@ -500,13 +507,16 @@ def _categories(sums: dict[str, tuple]) -> tuple[CategoryFigures, ...]:
 
 
 def _sum_categories(groups: list[tuple[CategoryFigures, ...]]) -> tuple[CategoryFigures, ...]:
-    totals: dict[str, tuple] = {}
+    totals = {category.code: [0, 0, 0, 0, 0] for category in CATEGORIES}
     for group in groups:
         for c in group:
-            old = totals.get(c.category, (0, 0, 0, 0, 0))
-            totals[c.category] = tuple(a + b for a, b in zip(
-                old, (c.bev, c.phev, c.fcev, c.all_new, c.this_month), strict=True))
-    return _categories(totals)
+            total = totals[c.category]
+            total[0] += c.bev
+            total[1] += c.phev
+            total[2] += c.fcev
+            total[3] += c.all_new
+            total[4] += c.this_month
+    return _categories({code: tuple(total) for code, total in totals.items()})
 
 
 def _completeness(win: Window, received: int, late: int, returned: int) -> Completeness:
@@ -517,10 +527,12 @@ def _completeness(win: Window, received: int, late: int, returned: int) -> Compl
 
 def _city_figures(session: Session, basis: str, win: Window,
                   city_ids: Sequence[int] | None) -> list[CityFigures]:
-    counted = _counted_by_city(session, basis, win, city_ids)
-    received_by_city = _received_by_city(session, win, city_ids)
+    cities = _cities(session, city_ids)
+    ids = [row[0] for row in cities]
+    counted = _counted_by_city(session, basis, win, ids)
+    received_by_city = _received_by_city(session, win, ids)
     out = []
-    for city_id, code, name_zh, name_en, province, batch, target in _cities(session, city_ids):
+    for city_id, code, name_zh, name_en, province, batch, target in cities:
         lines, cp, sw, vin_backed = counted.get(city_id, ({}, 0, 0, 0))
         by_category = _categories(lines)
         bev, phev, fcev = (sum(getattr(c, p) for c in by_category) for p in POWERTRAIN_CODES)

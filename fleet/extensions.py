@@ -7,6 +7,7 @@ from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
 
@@ -47,3 +48,4 @@ def _nothing_to_limit() -> bool:
     cached page (a test checks that every limited view is named above)."""
     return (request.blueprint not in LIMITED_BLUEPRINTS
             and request.endpoint not in LIMITED_ENDPOINTS)
+talisman = Talisman()

@@ -107,11 +107,15 @@ def register_extensions(app: Flask) -> None:
     def load_user(user_id: str):
         """The signed-in user, unless this session was ended on the server since (sign-out,
         password change or reset, disabling: fleet.domain.accounts.end_sessions). The same
-        query reads the data version and the unread count, kept for this request."""
+        query reads the data version and the unread count, kept for this request. It runs on
+        the driver's connection (fleet.domain.driver_read): a page from a cache opens no ORM
+        session and, on PostgreSQL, makes one round trip."""
         from . import cache, web
-        from .domain.accounts import signed_in
+        from .domain.accounts import SIGNED_IN, signed_in
+        from .domain.driver_read import read_one
 
-        found = signed_in(db.session, int(user_id))
+        found = signed_in(read_one(db.engine, SIGNED_IN, user_id=int(user_id)),
+                          web.CurrentUser)
         if found is None or not web.session_is_current(found.user):
             return None
         cache.keep_data_version(found.data_version)

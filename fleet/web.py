@@ -24,14 +24,14 @@ from flask import (
 from flask_babel import get_locale, to_user_timezone
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import UserMixin, current_user, login_required, login_user, logout_user
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import IntegerConverter
 
 from .domain import figures, notices
-from .domain.accounts import PasswordPolicy
+from .domain.accounts import PasswordPolicy, SessionUser
 from .domain.audit import Actor, record_event
 from .domain.cities import city_by_code
 from .domain.periods import format_period, parse_period
@@ -144,6 +144,25 @@ def client_ip() -> str | None:
         return None
 
 
+class CurrentUser(SessionUser, UserMixin):
+    """Flask-Login's current_user for a browser session: the values of fleet.domain.accounts'
+    SessionUser, the user's city on demand, and Flask-Login's methods."""
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def city(self) -> City | None:
+        return db.session.get(City, self.city_id) if self.city_id is not None else None
+
+
+def signed_in_user() -> User:
+    """The signed-in user as a database record, for a view that changes it (its password,
+    its tokens, its sign-out)."""
+    return db.session.get(User, current_user.id)
+
+
 def current_actor() -> Actor:
     return Actor.of(current_user if current_user.is_authenticated else None, client_ip())
 
@@ -212,7 +231,7 @@ def _forget_unread_notices(_session) -> None:
         g.pop("fleet_unread_notices", None)
 
 
-def session_is_current(user: User) -> bool:
+def session_is_current(user: SessionUser) -> bool:
     """The session was signed in since the user's sessions were last ended (user loader)."""
     return session.get("epoch") == user.session_epoch
 

@@ -153,3 +153,30 @@ def test_every_limited_view_is_where_the_limiter_looks(app):
               if get_qualified_name(view) in limiter._marked_for_limiting}
     assert marked and marked <= LIMITED_ENDPOINTS
     assert set(limiter.limit_manager._blueprint_limits) <= LIMITED_BLUEPRINTS
+
+
+def test_a_cached_page_reads_the_database_once(app, data):
+    """Serving a page, chart or answer from the caches costs one read of the signed-in user
+    (with the data version and the unread count) on one connection, and no statement
+    through SQLAlchemy (fleet.domain.driver_read: on PostgreSQL, one round trip)."""
+    from sqlalchemy import event
+
+    reader = signed_in(app, "ministry1")
+    urls = ["/progress/" + Q, "/progress/grid" + Q, "/progress/charts/national.png" + Q,
+            "/api/v1/progress" + Q]
+    for url in urls:
+        assert reader.get(url).status_code == 200  # now in the caches
+    checkouts, statements = [], []
+    count_checkout = lambda *args: checkouts.append(1)  # noqa: E731
+    count_statement = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine.pool, "checkout", count_checkout)
+    event.listen(db.engine, "before_cursor_execute", count_statement)
+    try:
+        for url in urls:
+            checkouts.clear()
+            statements.clear()
+            assert reader.get(url).status_code == 200
+            assert (len(checkouts), statements) == (1, []), url
+    finally:
+        event.remove(db.engine.pool, "checkout", count_checkout)
+        event.remove(db.engine, "before_cursor_execute", count_statement)

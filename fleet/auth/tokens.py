@@ -9,7 +9,7 @@ from ..domain import tokens
 from ..domain.errors import DomainError
 from ..extensions import db
 from ..models import ApiToken
-from ..web import current_actor, form_status
+from ..web import current_actor, form_status, signed_in_user
 from . import bp
 from .forms import TokenForm
 
@@ -22,7 +22,7 @@ def api_tokens():
     secret = None
     if form.validate_on_submit():
         try:
-            new = tokens.create_token(db.session, current_actor(), current_user,
+            new = tokens.create_token(db.session, current_actor(), signed_in_user(),
                                       form.name.data, form.expires_days.data)
         except DomainError as error:
             db.session.rollback()
@@ -33,7 +33,7 @@ def api_tokens():
             form = TokenForm(formdata=None)
     response = make_response(render_template(
         "auth/tokens.html", form=form, secret=secret,
-        tokens=tokens.tokens_of(db.session, current_user), state=tokens.token_state),
+        tokens=tokens.tokens_of(db.session, signed_in_user()), state=tokens.token_state),
         form_status(form))
     response.cache_control.no_store = True  # the secret must not stay in a cache
     return response

@@ -17,6 +17,7 @@ from ..web import (
     keep_session,
     password_policy,
     safe_next,
+    signed_in_user,
 )
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
@@ -58,7 +59,7 @@ def login():
 def logout():
     """Sign out (POST, so a link elsewhere cannot sign the user out): every session of the
     user ends on the server, so a copy of the cookie opens nothing afterwards."""
-    sign_out(db.session, current_actor(), current_user)
+    sign_out(db.session, current_actor(), signed_in_user())
     db.session.commit()
     end_session()
     flash(_("You have signed out."), "info")
@@ -72,14 +73,15 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         try:
-            change_own_password(db.session, current_actor(), password_policy(), current_user,
+            user = signed_in_user()
+            change_own_password(db.session, current_actor(), password_policy(), user,
                                 form.current_password.data, form.password.data)
         except DomainError as error:
             db.session.rollback()
             getattr(form, error.field or "password").errors.append(error.message)
         else:
             db.session.commit()
-            keep_session(current_user)  # every other session of the user has ended
+            keep_session(user)  # every other session of the user has ended
             flash(_("Your password has been changed. Any other session of yours has ended."),
                   "success")
             return redirect(url_for("main.index"))

@@ -158,32 +158,56 @@ def authenticate(session: Session, username: str, password: str, ip: str | None,
     return user
 
 
+@dataclass(frozen=True, eq=False)
+class SessionUser:
+    """The signed-in user as every request reads it: plain values, no ORM object. Loading a
+    User through the ORM cost more than serving a cached page; a view that changes the user
+    loads the User itself (fleet.web.signed_in_user)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    city_id: int | None
+    active: bool
+    must_change_password: bool
+    session_epoch: int
+    language: str
+
+
+_SESSION_USER_COLUMNS = [User.__table__.c[name] for name in SessionUser.__dataclass_fields__]
+
+
 @dataclass(frozen=True)
 class SignedIn:
     """A signed-in user with the two numbers every page of theirs needs: the data version
     that keys the caches (fleet.domain.figures.data_version) and the unread notices of the
     menu."""
 
-    user: User
+    user: SessionUser
     data_version: str
     unread: int
 
 
-# Built once: making a statement costs more than running it on a primary key.
-_SIGNED_IN = (select(User, DATA_VERSION, unread_of(User.id))
-              .outerjoin(DataVersion, DataVersion.id == 1)
-              .where(User.id == bindparam("user_id")))
+# The one read of every signed-in request (see signed_in).
+SIGNED_IN = (select(*_SESSION_USER_COLUMNS, DATA_VERSION, unread_of(User.id).label("unread"))
+             .outerjoin(DataVersion, DataVersion.id == 1)
+             .where(User.id == bindparam("user_id")))
 
 
-def signed_in(session: Session, user_id: int) -> SignedIn | None:
+def signed_in(row: tuple | None, make_user: type[SessionUser] = SessionUser
+              ) -> SignedIn | None:
     """The user of a session (None if there is no such user), the data version and the
-    user's unread notices, in one query: round trips are most of what a cached page costs,
-    and every request of a signed-in user asks for all three."""
-    row = session.execute(_SIGNED_IN, {"user_id": user_id}).one_or_none()
+    user's unread notices, from the row of SIGNED_IN: one query, as round trips are most of
+    what a cached page costs and every request of a signed-in user asks for all three.
+    `make_user` is the class to build (the web's adds Flask-Login's methods)."""
     if row is None:
         return None
-    user, version, unread = row
-    return SignedIn(user, version or "empty", unread or 0)
+    *values, version, unread = row
+    fields = dict(zip(SessionUser.__dataclass_fields__, values, strict=True))
+    for name in ("active", "must_change_password"):  # SQLite's driver gives 0/1
+        fields[name] = bool(fields[name])
+    return SignedIn(make_user(**fields), version or "empty", unread or 0)
 
 
 def end_sessions(user: User) -> None:

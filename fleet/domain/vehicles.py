@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..models import City, MonthlyReturn, RosterConflict, Vehicle
+from .driver_read import stream_rows
 from .reference import CATEGORY_BY_CODE, POWERTRAIN_BY_CODE
 
 PAGE_SIZE = 50
@@ -137,11 +138,8 @@ def export_rows(session: Session, flt: ExportFilter) -> Iterator[tuple]:
                    *(getattr(Vehicle, f) for f in EXPORT_FIELDS))
             .join(City, City.id == Vehicle.city_id)
             .order_by(City.code, Vehicle.period, Vehicle.vin))
-    # Options on the statement, not on the session's connection: set there, they would stay
-    # on it and turn the caller's next UPDATE into a server-side cursor (PostgreSQL refuses).
-    stmt = _filtered(stmt, flt).execution_options(stream_results=True, yield_per=STREAM_BATCH)
-    for partition in session.execute(stmt).partitions():
-        yield from partition
+    # The driver's own rows: SQLAlchemy's Row per vehicle was half the time of a CSV export.
+    return stream_rows(session, _filtered(stmt, flt), STREAM_BATCH)
 
 
 def export_page(session: Session, flt: ExportFilter, page: int = 1, per_page: int = 100

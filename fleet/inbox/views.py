@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from ..domain import notices
 from ..domain.audit import record_event
 from ..extensions import db
-from ..web import current_actor, lang
+from ..web import current_actor, lang, signed_in_user
 from ..web import unread_notices as unread_notices_of_user
 from . import bp
 
@@ -57,7 +57,7 @@ def set_language():
     if code not in ("zh", "en"):
         flash(_("Please choose Chinese or English."), "danger")
         return index(), 400
-    user = current_user._get_current_object()
+    user = signed_in_user()
     if user.language != code:
         record_event(db.session, current_actor(), "user.language", "user", user.id,
                      {"language": user.language}, {"language": code})

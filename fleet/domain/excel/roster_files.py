@@ -73,20 +73,24 @@ EXPORT_HEADERS_EN = ["City code", "City", "Month", *HEADERS_EN]
 EXPORT_WIDTHS = [10, 12, 9, *WIDTHS]
 
 
-@lru_cache(maxsize=64)
-def _names(lang: str, category: str, powertrain: str) -> tuple[str, str]:
-    return label(CATEGORY_BY_CODE[category], lang), label(POWERTRAIN_BY_CODE[powertrain], lang)
+@lru_cache(maxsize=2)
+def _names(lang: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """The category's and the powertrain's names of every pair of codes, in `lang`."""
+    return {(category, powertrain): (label(CATEGORY_BY_CODE[category], lang),
+                                     label(POWERTRAIN_BY_CODE[powertrain], lang))
+            for category in CATEGORY_BY_CODE for powertrain in POWERTRAIN_BY_CODE}
 
 
 def export_values(rows: Iterable[tuple], lang: str, neutral: bool = False) -> Iterator[list]:
     """The rows of fleet.domain.vehicles.export_rows as the export's columns. With `neutral`
     (CSV, which has no cell types), the texts people typed that a spreadsheet would read as
     a formula get a leading apostrophe; the other columns are ours or checked (VIN)."""
-    zh = lang == "zh"
+    zh, names = lang == "zh", _names(lang)
     for (code, city_zh, city_en, period, vin, plate, category, powertrain, day, operator,
          model, maker) in rows:
-        category_name, powertrain_name = _names(lang, category, powertrain)
-        if neutral:
+        category_name, powertrain_name = names[category, powertrain]
+        if neutral and (operator.startswith(FORMULA_PREFIXES) or model.startswith(
+                FORMULA_PREFIXES) or maker.startswith(FORMULA_PREFIXES)):
             operator, model, maker = (_neutral(operator), _neutral(model), _neutral(maker))
         yield [code, city_zh if zh else city_en, period, vin, plate, category_name,
                powertrain_name, day, operator, model, maker]

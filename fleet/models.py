@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -204,6 +205,8 @@ class MonthlyReturn(db.Model):
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
         UniqueConstraint("city_id", "period", name="uq_return_city_period"),
+        # What a vehicle's foreign key points at (Vehicle: its return's city and month).
+        UniqueConstraint("id", "city_id", "period", name="uq_return_id_city_period"),
         CheckConstraint(
             "status IN ('draft', 'submitted', 'returned', 'approved')",
             name="ck_return_status",
@@ -490,8 +493,8 @@ class Vehicle(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     vin: Mapped[str] = mapped_column(String(17))
-    return_id: Mapped[int] = mapped_column(ForeignKey("monthly_return.id", ondelete="CASCADE"))
-    city_id: Mapped[int] = mapped_column(ForeignKey("city.id"))
+    return_id: Mapped[int]
+    city_id: Mapped[int]
     period: Mapped[str] = mapped_column(String(7))
     category: Mapped[str] = mapped_column(String(16))
     powertrain: Mapped[str] = mapped_column(String(8))
@@ -504,6 +507,13 @@ class Vehicle(db.Model):
 
     __table_args__ = (
         UniqueConstraint("vin", name="uq_vehicle_vin"),
+        # In its return's city and month, by one key: the database refuses a vehicle filed
+        # elsewhere, and checks one key per inserted vehicle where two keys cost a quarter of
+        # a roster's import on PostgreSQL.
+        ForeignKeyConstraint(["return_id", "city_id", "period"],
+                             ["monthly_return.id", "monthly_return.city_id",
+                              "monthly_return.period"],
+                             name="fk_vehicle_return", ondelete="CASCADE"),
         Index("ix_vehicle_return", "return_id", "vin"),
         Index("ix_vehicle_city_period", "city_id", "period"),
         Index("ix_vehicle_period", "period"),

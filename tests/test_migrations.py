@@ -59,3 +59,32 @@ def test_an_installation_of_the_first_release_upgrades_with_its_data(make_app):
         assert tuple(copies) == (5, 5, 0)
         result = app.test_cli_runner().invoke(args=["fleet", "verify"])
         assert result.exit_code == 0 and "all 1 returns verified" in result.output
+
+
+def test_0014_keeps_the_vehicles_and_their_returns(make_app):
+    """0014 turns the vehicle's two foreign keys into one on (return, city, month): on SQLite
+    by copying the tables, which must keep every vehicle and return."""
+    app = make_app(create_tables=False)
+    with app.app_context():
+        upgrade(revision="0013")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO city (id, code, name_zh, name_en, province_zh, active) "
+                "VALUES (1, '440300', '深圳市', 'Shenzhen', '广东省', TRUE)"))
+            conn.execute(text(
+                "INSERT INTO monthly_return (id, city_id, period, status, charging_points, "
+                "swap_stations, notes, version, created_at, updated_at, submitted_late, "
+                "review_comment) VALUES (7, 1, '2025-01', 'draft', 0, 0, '', 1, "
+                "'2025-02-01', '2025-02-01', FALSE, '')"))
+            conn.execute(text(
+                "INSERT INTO vehicle (vin, return_id, city_id, period, category, powertrain, "
+                "in_service_date, plate, operator, model, maker, created_at) VALUES "
+                "('LFV2A21K0A3000001', 7, 1, '2025-01', 'bus', 'bev', '2025-01-05', '', "
+                "'公交集团', '', '', '2025-02-01')"))
+        db.engine.dispose()
+        upgrade()
+        with db.engine.connect() as conn:
+            kept = conn.execute(text("SELECT vin, return_id, city_id, period FROM vehicle")).all()
+            returns = conn.execute(text("SELECT count(*) FROM monthly_return")).scalar()
+        assert [tuple(row) for row in kept] == [("LFV2A21K0A3000001", 7, 1, "2025-01")]
+        assert returns == 1

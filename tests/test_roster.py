@@ -258,3 +258,34 @@ def test_text_is_stored_as_typed_and_rows_in_any_order(client, auth, setup):
     assert stored[rows[0][0]].operator == "运营\\公司 C:\\temp"
     assert stored[rows[1][0]].plate == "粤B\t1234"
     assert stored[rows[2][0]].model == "型号\\N"
+
+
+def test_the_database_keeps_a_vehicle_in_its_returns_city_and_month(app):
+    """One foreign key on (return, city, month): a vehicle filed under another city or month
+    than its return's is refused by the database itself, whatever code writes it; deleting
+    the return takes its vehicles along."""
+    from datetime import date
+
+    from sqlalchemy.exc import IntegrityError
+
+    from .factories import make_city, make_return
+
+    shenzhen, wuxi = make_city(), make_city("320200", "无锡市", "Wuxi")
+    ret = make_return(shenzhen, "2025-03")
+
+    def vehicle(n: int, city_id: int, period: str) -> Vehicle:
+        return Vehicle(vin=make_vin(n), return_id=ret.id, city_id=city_id, period=period,
+                       category="bus", powertrain="bev", in_service_date=date(2025, 3, 1),
+                       operator="公交集团")
+
+    for wrong in (vehicle(1, wuxi.id, "2025-03"), vehicle(2, shenzhen.id, "2025-04")):
+        db.session.add(wrong)
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
+    db.session.add(vehicle(3, shenzhen.id, "2025-03"))
+    db.session.commit()
+    assert vehicle_count() == 1
+    db.session.delete(db.session.get(type(ret), ret.id))
+    db.session.commit()
+    assert vehicle_count() == 0

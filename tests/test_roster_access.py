@@ -3,6 +3,7 @@ exports and conflicts page, and the /api/v1/vehicles routes."""
 
 import csv
 import io
+from datetime import datetime
 
 from openpyxl import load_workbook
 
@@ -75,6 +76,7 @@ def test_ministry_national_exports_filtered_and_streamed(client, auth, setup):
     sheet = book.active
     assert sheet.max_row == 6 and sheet.freeze_panes == "A2"
     assert sheet.cell(2, 8).number_format == "yyyy-mm-dd"
+    assert isinstance(sheet.cell(2, 8).value, datetime)  # a date Excel sorts, not text
     body = client.get("/api/v1/vehicles?city=440300&page=1").get_json()
     assert body["total"] == 3 and body["vehicles"][0]["vin"] == sorted(
         make_vin(n) for n in range(3))[0]

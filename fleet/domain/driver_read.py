@@ -9,7 +9,8 @@ own work per call or per row was most of the cost:
 - stream_rows: the rows of an export (700,000 vehicles), as the driver's tuples, on the
   session's own connection and transaction.
 
-Each statement is compiled once per database; its values still go as bound parameters.
+read_one's statement is compiled once per database, an export's at each call; values always
+go as bound parameters.
 """
 
 from collections.abc import Iterator

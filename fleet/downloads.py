@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from . import background, cache
-from .domain import attachments, figures, job_work, jobs, vehicles
+from .domain import attachments, figures, jobs, vehicles
 from .domain.errors import DomainError
 from .domain.excel import roster_files
 from .domain.excel.flat import build_flat_csv
@@ -149,7 +149,7 @@ def roster_export_params(fmt: str, flt: vehicles.ExportFilter, city_code: str | 
 def roster_too_large(flt: vehicles.ExportFilter) -> bool:
     """More vehicles than are streamed straight to a browser (ROSTER_DIRECT_MAX_ROWS)."""
     limit = int(current_app.config["ROSTER_DIRECT_MAX_ROWS"])
-    return job_work.export_count(db.session, flt) > limit
+    return vehicles.export_count(db.session, flt) > limit
 
 
 def summary_in_background(city: City | None, active_cities: int | None = None) -> bool:

@@ -12,10 +12,9 @@ from datetime import date
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import City, Job, Vehicle
+from ..models import City, Job
 from . import figures, jobs, roster, vehicles
 from .cities import city_by_code
 from .excel import roster_files
@@ -54,11 +53,6 @@ def export_filter(session: Session, params: dict) -> vehicles.ExportFilter:
     return vehicles.ExportFilter(city_ids, period, category, powertrain)
 
 
-def export_count(session: Session, flt: vehicles.ExportFilter) -> int:
-    """How many vehicles the filter holds (one indexed count)."""
-    return session.scalar(vehicles._filtered(select(func.count(Vehicle.id)), flt)) or 0
-
-
 def export_name(params: dict) -> str:
     """fleet-vehicles[-440300][-2026-03][-bus][-bev].csv, as the direct download names it."""
     parts = ["fleet-vehicles", *(params.get(k) for k in ("city", "period", "category",
@@ -70,7 +64,7 @@ def roster_export(session: Session, job: Job, folder: Path, progress: jobs.Progr
                   every: int, _today: date) -> tuple[jobs.Output, None]:
     fmt, lang = job.params["fmt"], job.params.get("lang", "zh")
     flt = export_filter(session, job.params)
-    total = export_count(session, flt)
+    total = vehicles.export_count(session, flt)
     progress(0, total)
     rows = jobs.counted(vehicles.export_rows(session, flt), progress, total, every)
     body = (roster_files.export_csv(rows, lang) if fmt == "csv"

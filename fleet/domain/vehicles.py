@@ -12,7 +12,7 @@ from datetime import date, datetime
 from itertools import groupby
 from operator import itemgetter
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import any_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from ..models import City, MonthlyReturn, RosterConflict, Vehicle
@@ -119,11 +119,23 @@ class ExportRow:
     maker: str
 
 
-def _filtered(stmt, flt: ExportFilter):
+def _filtered(session: Session, stmt, flt: ExportFilter):
+    """The filter's vehicles. A city or a month is found through its returns, whose vehicles
+    the index ix_vehicle_return holds together (the vehicle has no index of its own on
+    them)."""
+    returns = []
     if flt.city_ids is not None:
-        stmt = stmt.where(Vehicle.city_id.in_(list(flt.city_ids)))
+        returns.append(MonthlyReturn.city_id.in_(list(flt.city_ids)))
     if flt.period:
-        stmt = stmt.where(Vehicle.period == flt.period)
+        returns.append(MonthlyReturn.period == flt.period)
+    if returns:
+        ids = select(MonthlyReturn.id).where(*returns)
+        if session.get_bind().dialect.name == "postgresql":
+            # As an array, not IN (subquery): PostgreSQL would plan the IN as a join and scan
+            # every vehicle (165 ms on 700,000 where the index takes 15 ms).
+            stmt = stmt.where(Vehicle.return_id == any_(func.array(ids.scalar_subquery())))
+        else:
+            stmt = stmt.where(Vehicle.return_id.in_(ids))
     if flt.category:
         stmt = stmt.where(Vehicle.category == flt.category)
     if flt.powertrain:
@@ -139,19 +151,24 @@ def export_rows(session: Session, flt: ExportFilter) -> Iterator[tuple]:
             .join(City, City.id == Vehicle.city_id)
             .order_by(City.code, Vehicle.period, Vehicle.vin))
     # The driver's own rows: SQLAlchemy's Row per vehicle was half the time of a CSV export.
-    return stream_rows(session, _filtered(stmt, flt), STREAM_BATCH)
+    return stream_rows(session, _filtered(session, stmt, flt), STREAM_BATCH)
+
+
+def export_count(session: Session, flt: ExportFilter) -> int:
+    """How many vehicles the filter holds (one indexed count)."""
+    return session.scalar(_filtered(session, select(func.count(Vehicle.id)), flt)) or 0
 
 
 def export_page(session: Session, flt: ExportFilter, page: int = 1, per_page: int = 100
                 ) -> tuple[list[ExportRow], int]:
     """One page of the filter's vehicles (same order as the exports) and how many in all."""
-    total = session.scalar(_filtered(select(func.count(Vehicle.id)), flt)) or 0
+    total = export_count(session, flt)
     stmt = (select(City.code, City.name_zh, City.name_en, Vehicle.period,
                    *(getattr(Vehicle, f) for f in EXPORT_FIELDS))
             .join(City, City.id == Vehicle.city_id)
             .order_by(City.code, Vehicle.period, Vehicle.vin)
             .limit(per_page).offset((max(page, 1) - 1) * per_page))
-    return [ExportRow(*row) for row in session.execute(_filtered(stmt, flt))], total
+    return [ExportRow(*row) for row in session.execute(_filtered(session, stmt, flt))], total
 
 
 def valid_filter_values(category: str | None, powertrain: str | None) -> bool:

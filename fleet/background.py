@@ -135,14 +135,22 @@ def _run(app: Flask, job: Job) -> None:
         jobs.finish(db.session, job, output, result)
         db.session.commit()
     except (DomainError, UnsafeFile) as refused:
-        _failed(job.id, both_languages(refused.message))
+        _failed(job.id, both_languages(refused.message), getattr(refused, "keep", None))
     except Exception:  # the job's page says it failed; the log has the traceback
         log.exception("background job %s (%s) failed", job.id, job.kind)
         _failed(job.id, both_languages(jobs.UNEXPECTED))
 
 
-def _failed(job_id: int, error: dict[str, str]) -> None:
+def _failed(job_id: int, error: dict[str, str], keep=None) -> None:
+    """The work's writes rolled back; what the failure keeps (jobs.JobFailed.keep) and the
+    failure itself committed together."""
     db.session.rollback()
+    if keep is not None:
+        try:
+            keep(db.session)
+        except Exception:  # the failure is still recorded, and says why
+            log.exception("job %s: what its failure keeps could not be written", job_id)
+            db.session.rollback()
     jobs.fail(db.session, job_id, error)
     db.session.commit()
 

@@ -558,7 +558,8 @@ class RosterUpload(db.Model):
 
 class Job(db.Model):
     """A piece of long work that leaves the request (fleet.domain.jobs): the national roster
-    export, the check of a large roster upload, the summary workbook of many cities.
+    export, the check of a large roster upload and its saving, the summary workbook of many
+    cities.
 
     Run by an RQ worker (with FLEET_REDIS_URL) or in a thread of the web process. The row is
     the one record of it that every node reads: its progress, its error, its file.

@@ -1,8 +1,9 @@
 """Background jobs, as a user meets them: the national roster export, a large roster upload's
-check and the summary workbook of many cities leave the request; the job's page follows the
-progress and then offers the file (audited, only within the requester's scope); asking
-again gives the same job; a failure says why; files expire after a day. Without Redis the
-jobs run in a thread of the web process; with it, on an RQ worker (`flask fleet worker`).
+check and its saving, and the summary workbook of many cities leave the request; the job's
+page follows the progress and then offers the file (audited, only within the requester's
+scope); asking again gives the same job; a failure says why; files expire after a day.
+Without Redis the jobs run in a thread of the web process; with it, on an RQ worker
+(`flask fleet worker`).
 """
 
 import csv
@@ -16,14 +17,15 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from fleet import background
+from fleet.domain.cities import city_by_code
 from fleet.extensions import db
-from fleet.models import AuditEvent, Job, Vehicle, utcnow
+from fleet.models import AuditEvent, Job, RosterConflict, RosterUpload, Vehicle, utcnow
 
-from .factories import PASSWORD
+from .factories import PASSWORD, make_user
 from .redis_helpers import redis_or_skip
-from .returns_helpers import this_month
-from .roster_helpers import csv_bytes, rows_for
-from .test_roster import confirm, load, upload
+from .returns_helpers import form_data, the_return, this_month
+from .roster_helpers import csv_bytes, make_vin, rows_for
+from .test_roster import confirm, load, upload, vehicle_count
 from .test_roster_access import two_cities
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -270,7 +272,7 @@ def test_a_large_roster_upload_is_checked_by_a_job_then_confirmed(client, auth, 
     assert 'id="rows-accepted">6<' in page and 'id="confirm-roster"' in page
     db.session.rollback()
     assert db.session.scalar(select(func.count(Vehicle.id))) == 0  # a dry run
-    assert confirm(client, page).status_code == 302
+    assert finished(job_id_of(confirm(client, page))).status == "done"  # saved by a job too
     db.session.rollback()
     assert db.session.scalar(select(func.count(Vehicle.id))) == 6
     auth.logout()
@@ -296,6 +298,138 @@ def test_a_large_upload_with_errors_offers_the_failing_rows_from_the_job(client,
     errors = client.get(f"/jobs/{job_id}/download", buffered=True)
     sheet = load_workbook(io.BytesIO(errors.data)).active
     assert [r[1] for r in sheet.iter_rows(min_row=2, values_only=True)] == ["NOT-A-VIN"]
+
+
+# --- saving a large roster upload -------------------------------------------------------------
+
+def checked_large_upload(client, rows) -> str:
+    """Upload a roster over ROSTER_JOB_MIN_BYTES as the signed-in clerk and wait for its
+    check: the findings' page, with its confirmation."""
+    client.application.config["ROSTER_JOB_MIN_BYTES"] = 100
+    check = job_id_of(upload(client, csv_bytes(rows)))
+    assert finished(check).status == "done"
+    page = client.get(f"/jobs/{check}", follow_redirects=True).get_data(as_text=True)
+    assert 'id="confirm-roster"' in page
+    return page
+
+
+def jobs_of(kind: str) -> list[Job]:
+    db.session.rollback()
+    return list(db.session.scalars(select(Job).where(Job.kind == kind)))
+
+
+def events(action: str) -> list[str]:
+    db.session.rollback()
+    return list(db.session.scalars(select(AuditEvent.username).where(
+        AuditEvent.action == action)))
+
+
+def test_saving_a_large_upload_is_a_job_that_runs_once(app, client, auth, setup):
+    month = this_month()
+    year, number = month.split("-")
+    auth.login("shenzhen")
+    page = checked_large_upload(client, rows_for(month, {("bus", "bev"): 4,
+                                                         ("taxi", "phev"): 2}))
+    job_id = job_id_of(confirm(client, page))
+    # A second click, whether the job still runs or is done already: the same job.
+    assert job_id_of(confirm(client, page)) == job_id
+    assert finished(job_id).status == "done"
+    assert job_id_of(confirm(client, page)) == job_id  # the browser's back, then again
+    background.execute(app, job_id)  # handed out again: its claim refuses it
+    assert len(jobs_of("roster_confirm")) == 1 and events("roster.replace") == ["shenzhen"]
+    shown = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert "保存车辆明细" in shown
+    saved = shown.split('id="job-saved"')[1].split("</div>")[0]
+    assert f"{year}年{int(number)}月 车辆明细已保存：共 6 辆" in saved
+    assert f'href="/returns/{month}/roster" id="job-roster"' in shown
+    notes = shown.split('id="job-notes"')[1].split("</div>")[0]  # as the page flashes them
+    assert "城市公交的全部新增车辆已由 0 调整为 4" in notes
+    # The roster is saved, the return's NEV counts come from it, the file is let go.
+    ret = the_return()
+    lines = {line.category: line for line in ret.lines}
+    assert ret.roster_count == 6 and vehicle_count() == 6
+    assert (lines["bus"].bev, lines["taxi"].phev, lines["taxi"].all_new) == (4, 2, 2)
+    assert db.session.scalar(select(func.count(RosterUpload.id))) == 0
+    listing = client.get(f"/returns/{month}/roster").get_data(as_text=True)
+    assert 'id="roster-total">6<' in listing and make_vin(5) in listing
+    # The clerk's own: not another clerk of the same city, not another city, not the ministry.
+    make_user("shenzhen2", "city", city_by_code(db.session, "440300"))
+    for other in ("shenzhen2", "beijing", "ministry1"):
+        auth.logout()
+        auth.login(other)
+        for url in (f"/jobs/{job_id}", f"/jobs/{job_id}/status", f"/jobs/{job_id}/download"):
+            assert client.get(url).status_code == 404, (other, url)
+        assert f"/jobs/{job_id}" not in client.get("/jobs/").get_data(as_text=True)
+    # Nor can the other clerk confirm the upload again, or reach the job that way.
+    auth.logout()
+    auth.login("shenzhen2")
+    again = confirm(client, page)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/roster")
+    assert len(jobs_of("roster_confirm")) == 1 and vehicle_count() == 6
+
+
+def test_a_vin_counted_elsewhere_since_the_check_fails_the_saving(client, auth, setup):
+    """Beijing counts one of the vehicles between Shenzhen's check and its confirmation: the
+    job fails and says why, nothing of the file is saved, the refused claim is kept."""
+    month = this_month()
+    auth.login("shenzhen")
+    page = checked_large_upload(client, rows_for(month, {("bus", "bev"): 3}))
+    auth.logout()
+    auth.login("beijing")
+    client.application.config["ROSTER_JOB_MIN_BYTES"] = 10**9
+    assert load(client, rows_for(month, {("bus", "bev"): 1})).status_code == 302
+    auth.logout()
+    auth.login("shenzhen")
+    client.application.config["ROSTER_JOB_MIN_BYTES"] = 100
+    job_id = job_id_of(confirm(client, page))
+    assert finished(job_id).status == "failed"
+    shown = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    error = shown.split('id="job-error"')[1].split("</div>")[0]
+    assert "车辆明细有 1 行错误，未保存任何内容。" in error and "第 2 行" in error
+    assert "已被其他城市计入" in error and "北京" not in error and "Traceback" not in error
+    assert "本月车辆明细未作任何更改" in shown and 'id="job-roster"' in shown
+    # Nothing of Shenzhen's file: no vehicle, not even the return it would have made.
+    assert vehicle_count() == 1 and the_return() is None
+    assert events("roster.replace") == ["beijing"]
+    conflict = db.session.scalar(select(RosterConflict))
+    assert (conflict.vin, conflict.city.code, conflict.username, conflict.source) == (
+        make_vin(0), "440300", "shenzhen", "upload")
+    assert conflict.holder_city.code == "110000" and conflict.holder_period == month
+    client.post("/lang/en")
+    status = client.get(f"/jobs/{job_id}/status").get_json()
+    assert "nothing was saved" in status["error"] and "Already counted by another city" in (
+        status["error"])
+    auth.logout()
+    auth.login("ministry1")  # the refused claim is on the ministry's conflicts list
+    client.post("/lang/zh")
+    conflicts = client.get("/progress/roster").get_data(as_text=True).split('id="conflicts"')[1]
+    assert make_vin(0) in conflicts and "深圳" in conflicts and "shenzhen" in conflicts
+
+
+def test_a_month_locked_since_the_check_is_refused_before_any_job(client, auth, setup):
+    month = this_month()
+    auth.login("shenzhen")
+    page = checked_large_upload(client, rows_for(month, {("bus", "bev"): 2}))
+    client.post(f"/returns/{month}", data=form_data(0, "submit", bus_bev=1, bus_all_new=1,
+                                                      charging_points=1))
+    assert the_return().status == "submitted"
+    response = confirm(client, page)
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/returns/{month}/roster")
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "月报已报送，车辆明细随之锁定" in shown
+    assert jobs_of("roster_confirm") == [] and vehicle_count() == 0
+
+
+def test_a_small_upload_is_still_saved_in_the_request(client, auth, setup):
+    month = this_month()
+    auth.login("shenzhen")  # under this module's ROSTER_JOB_MIN_BYTES (10**9)
+    response = load(client, rows_for(month, {("bus", "bev"): 2}))
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/returns/{month}/roster")
+    assert vehicle_count() == 2 and job_count() == 0
+    shown = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "车辆明细已保存：共 2 辆" in shown
 
 
 # --- the summary workbook of many cities ------------------------------------------------------
@@ -344,6 +478,46 @@ def test_with_redis_a_job_waits_on_the_queue_for_a_worker(make_app, users):
             status = client.get(f"/jobs/{job_id}/status").get_json()
             assert status["status"] == "done", status
             assert client.get(f"/jobs/{job_id}/download").status_code == 200
+    finally:
+        redis_client.srem("rq:queues", f"rq:queue:{queue_name}")
+        for name in redis_client.scan_iter(match=f"*{queue_name}*"):
+            redis_client.delete(name)
+        for name in redis_client.scan_iter(match=f"*{prefix.rstrip(':')}*"):
+            redis_client.delete(name)
+
+
+def test_with_redis_saving_a_large_upload_waits_for_a_worker_and_runs_once(make_app, setup):
+    """On the queue, the second click meets the queued job (the same request key); after the
+    worker, a third meets the job that took the file."""
+    redis_client = redis_or_skip(REDIS_URL)
+    prefix = f"fleet-test-{uuid.uuid4().hex[:12]}:"
+    queue_name = f"fleet-test-{uuid.uuid4().hex[:12]}"
+    app = make_app(REDIS_URL=REDIS_URL, REDIS_KEY_PREFIX=prefix, JOBS_QUEUE=queue_name,
+                   ROSTER_JOB_MIN_BYTES=100)
+    month = this_month()
+
+    def work() -> None:
+        result = app.test_cli_runner().invoke(args=["fleet", "worker", "--burst", "--simple"])
+        assert result.exit_code == 0, result.output
+
+    try:
+        with app.app_context():
+            client = app.test_client()
+            client.post("/login", data={"username": "shenzhen", "password": PASSWORD})
+            check = job_id_of(upload(client, csv_bytes(rows_for(month, {("bus", "bev"): 4}))))
+            work()
+            page = client.get(f"/jobs/{check}", follow_redirects=True).get_data(as_text=True)
+            job_id = job_id_of(confirm(client, page))
+            assert job_id_of(confirm(client, page)) == job_id
+            assert background.queue(app).count == 1
+            waiting = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+            assert 'id="job-bar"' in waiting and "车辆明细正在后台保存" in waiting
+            assert vehicle_count() == 0
+            work()
+            assert client.get(f"/jobs/{job_id}/status").get_json()["status"] == "done"
+            assert job_id_of(confirm(client, page)) == job_id
+            assert vehicle_count() == 4 and events("roster.replace") == ["shenzhen"]
+            assert len(jobs_of("roster_confirm")) == 1
     finally:
         redis_client.srem("rq:queues", f"rq:queue:{queue_name}")
         for name in redis_client.scan_iter(match=f"*{queue_name}*"):

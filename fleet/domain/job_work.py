@@ -12,9 +12,10 @@ from datetime import date
 from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from ..models import City, Job
+from ..models import City, Job, RosterUpload
 from . import figures, jobs, roster, vehicles
 from .cities import city_by_code
 from .excel import roster_files
@@ -30,7 +31,7 @@ def run(session: Session, job: Job, folder: Path, progress: jobs.Progress, every
         today: date) -> tuple[jobs.Output | None, dict | None]:
     """Do the job's work (see the module's docstring)."""
     work: Callable = {"roster_export": roster_export, "summary": summary,
-                      "roster_check": roster_check}[job.kind]
+                      "roster_check": roster_check, "roster_confirm": roster_confirm}[job.kind]
     return work(session, job, folder, progress, every, today)
 
 
@@ -122,3 +123,42 @@ def roster_check(session: Session, job: Job, folder: Path, progress: jobs.Progre
         path.write_bytes(roster_files.errors_workbook(headers, rows))
         output = jobs.Output(path, f"fleet-roster-errors-{city.code}-{period}.xlsx", XLSX)
     return output, result
+
+
+# --- the confirmation of a large roster upload ------------------------------------------------
+
+ALREADY_SAVED = _l("This upload has already been saved. Please upload the file again to save "
+                   "it once more.")
+
+
+def roster_confirm(session: Session, job: Job, _folder: Path, progress: jobs.Progress,
+                   _every: int, _today: date) -> tuple[None, dict]:
+    """The confirmation of a checked upload, as the page does it for a small one: the month's
+    roster replaced by the file, all or nothing (fleet.domain.roster.replace_roster, audited
+    as the clerk who asked), and the file let go. Rows refused since the check (a VIN another
+    city counted meanwhile) fail the job, and their claims are kept for the ministry."""
+    lang = job.params.get("lang", "zh")
+    actor = jobs.requester(session, job)
+    city = session.get(City, job.city_id)
+    period = job.params["period"]
+    upload = jobs.pending_upload(session, job)
+    progress(0, 2)
+    file = roster.read_roster(upload.data, upload.filename)
+    # The last report: from the first write on, the job's transaction holds SQLite's lock
+    # until it commits, and a report would only wait for it.
+    progress(1, 2)
+    # The file is let go first: a second run of the same upload (a job failed as lost that
+    # was still working) waits for this one's row here, then finds it gone.
+    if not session.execute(delete(RosterUpload).where(RosterUpload.id == upload.id)).rowcount:
+        raise jobs.JobFailed(ALREADY_SAVED)
+    try:
+        check, notes = roster.replace_roster(session, actor, city, period, file, lang)
+    except roster.RosterHasErrors as failed:
+        refused = failed.check  # (`failed` itself is gone once the except clause ends)
+        first = refused.errors[0]
+        raise jobs.JobFailed(
+            _l("%(summary)s Row %(row)s: %(problem)s Please upload the file again to check "
+               "it.", summary=failed.message, row=first.row, problem=first.message),
+            keep=lambda s: roster.record_conflicts(s, actor, refused, "upload")) from None
+    return None, {"period": period, "saved": len(check.vehicles), "filename": file.filename,
+                  "notes": [str(note) for note in notes]}

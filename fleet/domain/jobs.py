@@ -1,6 +1,6 @@
 """Background jobs (后台任务): long work taken off the request — the national roster export, the
-check of a large roster upload, the summary workbook of many cities — with its progress, its
-error in the user's words and its file, kept for a day.
+check of a large roster upload and its saving, the summary workbook of many cities — with its
+progress, its error in the user's words and its file, kept for a day.
 
 The job table is the one record every web node and worker reads. A request key (kind, scope,
 parameters, the data version, and for a user's own upload the user) makes a request
@@ -33,9 +33,12 @@ from .errors import DomainError
 KINDS = {
     "roster_export": _l("Vehicle roster export"),
     "roster_check": _l("Check of a roster upload"),
+    "roster_confirm": _l("Saving a roster upload"),
     "summary": _l("Summary workbook"),
 }
 ACTIVE = ("queued", "running")
+# The kinds that work on a user's own upload: nobody else sees them, not even the ministry.
+OWN_UPLOAD = ("roster_check", "roster_confirm")
 # A job's file is kept this long after it was made.
 LIFETIME = timedelta(days=1)
 # A running job that has not reported progress for this long, or a queued one that no
@@ -53,7 +56,16 @@ UNEXPECTED = _l("The job failed because of an error on the server; it has been l
 
 
 class JobFailed(DomainError):
-    """The work cannot be done; the message says why, in the user's words."""
+    """The work cannot be done; the message says why, in the user's words.
+
+    `keep`, when given, writes what must be kept even so (the refused claims of a roster):
+    the runner calls it after rolling the work back, in the transaction that records the
+    failure, so it survives and the work leaves nothing behind.
+    """
+
+    def __init__(self, message, keep: Callable[[Session], object] | None = None):
+        super().__init__(message)
+        self.keep = keep
 
 
 # --- asking for a job -------------------------------------------------------------------------
@@ -137,12 +149,12 @@ def describe(session: Session, job: Job) -> str:
 # --- who may see a job ------------------------------------------------------------------------
 
 def may_see(actor: Actor, job: Job) -> bool:
-    """The requester always; a user's own upload check, nobody else; a file of the nation,
-    the ministry's side (ministry, viewer, admin); a city's file, that city's users and the
-    ministry's side. A city never reaches another city's job."""
+    """The requester always; a user's own upload (its check, its saving), nobody else; a
+    file of the nation, the ministry's side (ministry, viewer, admin); a city's file, that
+    city's users and the ministry's side. A city never reaches another city's job."""
     if actor.user_id is not None and job.user_id == actor.user_id:
         return True
-    if job.kind == "roster_check":
+    if job.kind in OWN_UPLOAD:
         return False
     if job.city_id is None:
         return actor.role in MINISTRY_SIDE
@@ -328,9 +340,27 @@ def requester(session: Session, job: Job) -> Actor:
 
 
 def pending_upload(session: Session, job: Job) -> RosterUpload:
-    """The roster file a check job reads (kept in the database, so any worker reads it)."""
+    """The roster file a check or saving job reads (kept in the database, so any worker
+    reads it): the user's own, of the job's month, and the very file asked about (an id of
+    a file let go may be given to a later one on SQLite)."""
     upload = session.get(RosterUpload, int(job.params.get("upload_id") or 0))
-    if upload is None or upload.user_id != job.user_id or upload.city_id != job.city_id:
+    if (upload is None or upload.user_id != job.user_id or upload.city_id != job.city_id
+            or upload.period != job.params.get("period")
+            or upload.sha256 != job.params.get("sha256", upload.sha256)):
         raise JobFailed(_l("This check of the upload has expired. Please upload the file "
                            "again."))
     return upload
+
+
+def saving_of_upload(session: Session, actor: Actor, period: str,
+                     upload_id: int) -> Job | None:
+    """The user's job saving this upload that is still held (queued, running, or done
+    within the day), newest first: asked again once the upload is gone (a second click
+    that came late, the browser's back), the answer is that job, not a second run."""
+    for job in session.scalars(select(Job).where(
+            Job.kind == "roster_confirm", Job.user_id == actor.user_id,
+            Job.active_key.is_not(None), Job.expires_at > utcnow())
+            .order_by(Job.id.desc())):
+        if job.params.get("upload_id") == upload_id and job.params.get("period") == period:
+            return job
+    return None

@@ -74,15 +74,19 @@ def index():
 @login_required
 def show(job_id: int):
     """A job's page: its progress (the page's script follows it; without script, the
-    refresh link), then its file, or why it failed. A roster check goes on to its findings."""
+    refresh link), then its file, or why it failed. A roster check goes on to its findings;
+    a roster's saving says how many vehicles it saved, with the way back to the roster."""
     job = _visible(job_id)
     if job.kind == "roster_check" and job.status == "done":
         return redirect(url_for("returns.roster_check", period=job.params["period"],
                                 job_id=job.id))
     city = city_by_code(db.session, job.params["city"]) if job.params.get("city") else None
+    roster_url = (url_for("returns.roster_page", period=job.params["period"])
+                  if job.kind == "roster_confirm" else None)
     return render_template("jobs/show.html", job=job, info=_status(job),
                            title=jobs.KINDS[job.kind], active=job.status in jobs.ACTIVE,
-                           city_name=city.name(lang()) if city is not None else None)
+                           city_name=city.name(lang()) if city is not None else None,
+                           roster_url=roster_url)
 
 
 @bp.route("/<int:job_id>/status")

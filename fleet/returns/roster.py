@@ -198,17 +198,25 @@ def _int(text) -> int:
 @bp.route("/returns/<period>/roster/confirm", methods=["POST"])
 @roles_required("city")
 def roster_confirm(period: str):
-    """Replace the month's roster with the checked file, all or nothing."""
+    """Replace the month's roster with the checked file, all or nothing. A large file
+    (ROSTER_JOB_MIN_BYTES) is saved by a background job, whose page follows it."""
     period, city, _ret, _editable = _month(period)
     form = ConfirmUploadForm()
     if not form.validate_on_submit():
         abort(400)
-    upload, file = _pending(city, period, form.upload_id.data)
+    actor = current_actor()
+    upload_id = _int(form.upload_id.data)
+    upload = roster.pending_upload(db.session, actor, city, period, upload_id)
     if upload is None:
+        saving = jobs.saving_of_upload(db.session, actor, period, upload_id)
+        if saving is not None:  # asked again after its job took the file: that job
+            return redirect(url_for("jobs.show", job_id=saving.id), 303)
         flash(_("This check of the upload has expired. Please upload the file again."),
               "warning")
         return redirect(url_for("returns.roster_page", period=period))
-    actor = current_actor()
+    if len(upload.data) > int(current_app.config["ROSTER_JOB_MIN_BYTES"]):
+        return _confirm_in_background(city, period, upload)
+    file = roster.read_roster(upload.data, upload.filename)
     try:
         check, notes = roster.replace_roster(db.session, actor, city, period, file, lang())
     except roster.RosterHasErrors as failed:
@@ -229,6 +237,34 @@ def roster_confirm(period: str):
     for note in notes:
         flash(str(note), "warning")
     return redirect(url_for("returns.roster_page", period=period))
+
+
+def _confirm_in_background(city, period: str, upload):
+    """Save the checked file in a background job and go to its page. The same upload asked
+    again, while its job runs or once it is done, gives the same job; what the request can
+    tell at once (the month no longer takes a roster) is refused here, before any job."""
+    actor = current_actor()
+    wanted = {"period": period, "upload_id": upload.id, "sha256": upload.sha256}
+    # An upload is saved once, whatever data changes meanwhile: the key is the upload's own
+    # (its time tells it from a later file given the same id), not the data version.
+    key = jobs.request_key("roster_confirm", city.id, wanted, upload.created_at.isoformat(),
+                           actor.user_id)
+    job = jobs.reusable(db.session, key)
+    created = False
+    if job is None:
+        try:
+            roster.preview_allowed(db.session, actor, city, period)
+        except DomainError as refused:
+            db.session.rollback()
+            flash(refused.message, "danger")
+            return redirect(url_for("returns.roster_page", period=period))
+        job, created = jobs.create(db.session, actor, "roster_confirm", city.id,
+                                   {**wanted, "lang": lang(), "filename": upload.filename},
+                                   key)
+    db.session.commit()
+    if created:
+        background.start(job.id)
+    return redirect(url_for("jobs.show", job_id=job.id), 303)
 
 
 @bp.route("/returns/<period>/roster/errors/<int:upload_id>.xlsx")

@@ -171,15 +171,30 @@ def step_import(args) -> dict:
     data = Path(args.file).read_bytes()
     with app.app_context():
         city = city_by_code(db.session, CITY)
-        statements = []
-        event.listen(db.engine, "before_cursor_execute",
-                     lambda *a: statements.append(1))
+        statements, waited = [], []
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(
+            time.perf_counter()))
+        event.listen(db.engine, "after_cursor_execute", lambda *a: waited.append(
+            time.perf_counter() - statements[-1]))
+        write = roster._bulk_insert  # the rows' COPY or executemany, past SQLAlchemy's events
+
+        def timed_write(*a, **k):
+            started = time.perf_counter()
+            try:
+                return write(*a, **k)
+            finally:
+                waited.append(time.perf_counter() - started)
+
+        roster._bulk_insert = timed_write
         start = time.perf_counter()
         file = roster.read_roster(data, Path(args.file).name)
         check, _ = roster.replace_roster(db.session, Actor.system("bench"), city, PERIOD, file)
+        committing = time.perf_counter()
         db.session.commit()
+        waited.append(time.perf_counter() - committing)
         seconds = time.perf_counter() - start
-        return {"seconds": seconds, "rows": len(check.vehicles), "statements": len(statements)}
+        return {"seconds": seconds, "rows": len(check.vehicles), "statements": len(statements),
+                "database": sum(waited)}
 
 
 def _export_target(app):
@@ -408,6 +423,10 @@ def import_part(url: str, folder: str, small: Path, big: Path) -> int:
           f"{_seconds(results)}); calamine alone {floor['seconds']:.2f} s (runs: "
           f"{_seconds(floors)}); ratio {result['seconds'] / floor['seconds']:.2f} (aim ≤ 2); "
           f"peak {max(r['peak_mib'] for r in results):.0f} MiB (aim < 300)")
+    print(f"  of which waiting for the database (every statement, the rows' COPY or executemany with its text, the commit): "
+          f"{result['database']:.2f} s = {result['database'] / floor['seconds']:.2f}× "
+          f"calamine; the rest {(result['seconds'] - result['database']):.2f} s = "
+          f"{(result['seconds'] - result['database']) / floor['seconds']:.2f}× calamine")
     print(f"  SQL statements (besides the one COPY or executemany of the rows): "
           f"{first['statements']} for {first['rows']:,} rows, "
           f"{result['statements']} for {result['rows']:,} rows")

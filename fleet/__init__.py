@@ -102,6 +102,11 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "strong"
+    from flask_login import session_protected
+
+    from .web import end_moved_session
+
+    session_protected.connect(end_moved_session, app)
 
     @login_manager.user_loader
     def load_user(user_id: str):

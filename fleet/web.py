@@ -14,6 +14,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     has_app_context,
     json,
@@ -203,6 +204,30 @@ def end_session() -> None:
     session.clear()
     if lang_choice:
         session["lang"] = lang_choice
+
+
+def end_moved_session(_app, **_extra) -> None:
+    """Flask-Login's signal that this session's address or browser changed since sign-in (a
+    copied cookie, or a network change). Its "strong" protection ends such a session, except
+    a permanent one — every one of Fleet's — which it only marks as not fresh. End it here,
+    before the user is loaded: the request is then anonymous and goes to the sign-in page.
+    The attempt is audited for the user the cookie named. (Flask-Login also signals a
+    session that names nobody, say one holding only the chosen language: nothing to end.)"""
+    user_id = session.get("_user_id")
+    if user_id is None:
+        return
+    lang_choice = session.get("lang")
+    session.clear()
+    if lang_choice:
+        session["lang"] = lang_choice
+    flash(_("This session was used from another browser or network address, so it was ended. "
+            "Please sign in again."), "warning")
+    db.session.rollback()
+    record_event(db.session, Actor(None, "", client_ip()), "security.session_moved", "user",
+                 str(user_id)[:64],
+                 detail=f"{request.method} {request.path[:200]} "
+                        f"User-Agent: {request.user_agent.string[:300]}")
+    db.session.commit()
 
 
 def is_token_request(req) -> bool:

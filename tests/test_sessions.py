@@ -1,5 +1,6 @@
 """Sessions end on the server: a copied cookie opens nothing after sign-out, a password
-change or reset, or disabling; and no session outlives the absolute lifetime."""
+change or reset, or disabling, nor at any time from another browser or address; and no
+session outlives the absolute lifetime."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -23,14 +24,15 @@ def sign_in(app, username, password=PASSWORD):
 
 
 def stolen_copy(app, client):
-    """Another client (another browser, another User-Agent) with a copy of the cookie."""
+    """Another client with a copy of the cookie, sending what the owner's browser sends (its
+    User-Agent, from the same address): only the server's record of the session stops it."""
     thief = app.test_client()
     thief.set_cookie("session", client.get_cookie("session").value)
     return thief
 
 
-def opens_progress(client) -> bool:
-    response = client.get("/progress/", headers=OTHER_BROWSER)
+def opens_progress(client, **request) -> bool:
+    response = client.get("/progress/", **request)
     if response.status_code == 302:
         assert "/login" in response.headers["Location"]
         return False
@@ -43,8 +45,45 @@ def signed_in_and_copied(app, setup):
     """The ministry user signed in, and a thief holding a copy of the cookie that works."""
     owner = sign_in(app, "ministry1")
     thief = stolen_copy(app, owner)
-    assert opens_progress(thief)  # a replayed cookie works while the session lives
+    assert opens_progress(thief)  # a perfect replay works while the session lives
     return owner, thief
+
+
+def moved_events() -> list[AuditEvent]:
+    return list(db.session.scalars(select(AuditEvent).where(
+        AuditEvent.action == "security.session_moved")))
+
+
+def test_a_copied_cookie_opens_nothing_from_another_browser(app, setup):
+    owner = sign_in(app, "ministry1")
+    owner_id = db.session.scalar(select(User.id).where(User.username == "ministry1"))
+    thief = stolen_copy(app, owner)
+    response = thief.get("/progress/", headers=OTHER_BROWSER, follow_redirects=True)
+    assert response.request.path == "/login"
+    assert "该会话已终止" in response.get_data(as_text=True)
+    assert not opens_progress(thief)  # its copy of the cookie no longer names the user
+    [event] = moved_events()
+    assert event.target_type == "user" and event.target_id == str(owner_id)
+    assert "ThiefBrowser" in event.detail and event.ip == "127.0.0.1"
+    assert opens_progress(owner)  # the owner's own browser goes on
+
+
+def test_a_visitor_who_only_chose_a_language_is_no_moved_session(app, setup):
+    visitor = app.test_client()
+    visitor.get("/lang/en")
+    for headers in ({}, OTHER_BROWSER):
+        assert visitor.get("/login", headers=headers).status_code == 200
+    assert "Sign in" in visitor.get("/login").get_data(as_text=True)  # the choice is kept
+    assert moved_events() == []
+
+
+def test_a_copied_cookie_opens_nothing_from_another_address(app, setup):
+    owner = sign_in(app, "ministry1")
+    thief = stolen_copy(app, owner)
+    assert not opens_progress(thief, environ_base={"REMOTE_ADDR": "10.20.30.40"})
+    [event] = moved_events()
+    assert event.ip == "10.20.30.40"
+    assert opens_progress(owner)
 
 
 def test_a_copied_cookie_is_worthless_after_sign_out(app, signed_in_and_copied):

@@ -169,6 +169,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "file.download": ("下载文件", "File downloaded"),
     "access.denied": ("拒绝访问", "Access refused"),
     "security.csrf_failed": ("表单校验令牌无效（CSRF）", "Form token invalid (CSRF)"),
+    "security.session_moved": ("会话从其他浏览器或网络地址使用，已终止",
+                               "Session used from another browser or address: ended"),
     "demo.load": ("载入演示数据", "Demo data loaded"),
     "demo.clear": ("清除演示数据", "Demo data removed"),
     "integrity.verify": ("核验数据完整性", "Integrity verified"),

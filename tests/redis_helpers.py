@@ -13,3 +13,11 @@ def redis_or_skip(url: str):
     except redis.RedisError:
         pytest.skip("no Redis server answers at 127.0.0.1:6379 (.ci/run starts one)")
     return client
+
+
+def forget_queue(client, queue_name: str, prefix: str) -> None:
+    """Remove what a test's own RQ queue and key prefix left in the shared Redis."""
+    client.srem("rq:queues", f"rq:queue:{queue_name}")
+    for pattern in (f"*{queue_name}*", f"*{prefix.rstrip(':')}*"):
+        for name in client.scan_iter(match=pattern):
+            client.delete(name)

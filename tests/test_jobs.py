@@ -22,7 +22,7 @@ from fleet.extensions import db
 from fleet.models import AuditEvent, Job, RosterConflict, RosterUpload, Vehicle, utcnow
 
 from .factories import PASSWORD, make_user
-from .redis_helpers import redis_or_skip
+from .redis_helpers import forget_queue, redis_or_skip
 from .returns_helpers import form_data, the_return, this_month
 from .roster_helpers import csv_bytes, make_vin, rows_for
 from .test_roster import confirm, load, upload, vehicle_count
@@ -479,11 +479,7 @@ def test_with_redis_a_job_waits_on_the_queue_for_a_worker(make_app, users):
             assert status["status"] == "done", status
             assert client.get(f"/jobs/{job_id}/download").status_code == 200
     finally:
-        redis_client.srem("rq:queues", f"rq:queue:{queue_name}")
-        for name in redis_client.scan_iter(match=f"*{queue_name}*"):
-            redis_client.delete(name)
-        for name in redis_client.scan_iter(match=f"*{prefix.rstrip(':')}*"):
-            redis_client.delete(name)
+        forget_queue(redis_client, queue_name, prefix)
 
 
 def test_with_redis_saving_a_large_upload_waits_for_a_worker_and_runs_once(make_app, setup):
@@ -519,8 +515,4 @@ def test_with_redis_saving_a_large_upload_waits_for_a_worker_and_runs_once(make_
             assert vehicle_count() == 4 and events("roster.replace") == ["shenzhen"]
             assert len(jobs_of("roster_confirm")) == 1
     finally:
-        redis_client.srem("rq:queues", f"rq:queue:{queue_name}")
-        for name in redis_client.scan_iter(match=f"*{queue_name}*"):
-            redis_client.delete(name)
-        for name in redis_client.scan_iter(match=f"*{prefix.rstrip(':')}*"):
-            redis_client.delete(name)
+        forget_queue(redis_client, queue_name, prefix)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..models import City, Job, RosterUpload
 from . import figures, jobs, roster, vehicles
+from .audit import Actor
 from .cities import city_by_code
 from .excel import roster_files
 from .excel.summary import write_summary_workbook
@@ -98,16 +99,20 @@ def summary(session: Session, job: Job, folder: Path, progress: jobs.Progress, _
 
 # --- the dry run of a large roster upload -----------------------------------------------------
 
+def _upload_of(session: Session, job: Job) -> tuple[str, Actor, City, str, RosterUpload]:
+    """What a job on a clerk's upload works with: the language, the clerk, the city, the
+    month, and the pending file (jobs.pending_upload: JobFailed once it is gone)."""
+    return (job.params.get("lang", "zh"), jobs.requester(session, job),
+            session.get(City, job.city_id), job.params["period"],
+            jobs.pending_upload(session, job))
+
+
 def roster_check(session: Session, job: Job, folder: Path, progress: jobs.Progress,
                  _every: int, _today: date) -> tuple[jobs.Output | None, dict]:
     """The dry run of fleet.domain.roster (read, every rule, VINs counted elsewhere), as the
     page would have done it: refused claims are kept for the ministry, the findings go to
     the job's page, and the failing rows (if any) are the job's file."""
-    lang = job.params.get("lang", "zh")
-    actor = jobs.requester(session, job)
-    city = session.get(City, job.city_id)
-    period = job.params["period"]
-    upload = jobs.pending_upload(session, job)
+    lang, actor, city, period, upload = _upload_of(session, job)
     progress(0, 3)
     file = roster.read_roster(upload.data, upload.filename)
     progress(1, 3)
@@ -137,11 +142,7 @@ def roster_confirm(session: Session, job: Job, _folder: Path, progress: jobs.Pro
     roster replaced by the file, all or nothing (fleet.domain.roster.replace_roster, audited
     as the clerk who asked), and the file let go. Rows refused since the check (a VIN another
     city counted meanwhile) fail the job, and their claims are kept for the ministry."""
-    lang = job.params.get("lang", "zh")
-    actor = jobs.requester(session, job)
-    city = session.get(City, job.city_id)
-    period = job.params["period"]
-    upload = jobs.pending_upload(session, job)
+    lang, actor, city, period, upload = _upload_of(session, job)
     progress(0, 2)
     file = roster.read_roster(upload.data, upload.filename)
     # The last report: from the first write on, the job's transaction holds SQLite's lock
